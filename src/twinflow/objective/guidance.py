@@ -1,0 +1,62 @@
+"""Guidance-enhanced target velocity (training-time CFG, DESIGN.md §2).
+
+For rows with ``t`` inside ``t_range``:
+``v <- v + w * (F_ng(x_t, t, t | c) - F_ng(x_t, t, t | empty))`` with ``w = ratio``.
+The sampler then needs no CFG: one NFE really is one forward pass.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import Tensor
+
+from twinflow.networks.contract import Conditioning, VelocityNetwork, expand_time
+
+
+@dataclass(frozen=True)
+class GuidedVelocity:
+    """``(B, *shape)`` enhanced velocity; a no-op when ``ratio == 0``."""
+
+    ratio: float = 0.0
+    t_range: tuple[float, float] = (0.0, 1.0)
+
+    def __post_init__(self) -> None:
+        lo, hi = self.t_range
+        if not 0 <= lo <= hi <= 1:
+            raise ValueError(f"GuidedVelocity.t_range must satisfy 0 <= lo <= hi <= 1, got {self.t_range}")
+
+    @torch.no_grad()
+    def __call__(
+        self,
+        net: VelocityNetwork,
+        x_t: Tensor,
+        t: Tensor,
+        v: Tensor,
+        cond: Conditioning | None,
+        null_cond: Conditioning | None,
+    ) -> Tensor:
+        if self.ratio == 0 or x_t.shape[0] == 0:
+            return v
+        if cond is None or null_cond is None:
+            raise ValueError(
+                "guidance ratio > 0 needs conditioned batches with a null (empty-prompt) "
+                "condition; set objective.guidance.ratio: 0 for unconditional data"
+            )
+        inside = (t >= self.t_range[0]) & (t <= self.t_range[1])
+        if not inside.any():
+            return v
+        idx = inside.nonzero(as_tuple=True)[0]
+        x, tt = x_t[idx], t[idx]
+        both = net(
+            torch.cat([x, x]),
+            torch.cat([tt, tt]),
+            torch.cat([tt, tt]),
+            Conditioning.cat([cond.index(idx), null_cond.index(idx)]),
+        )
+        f_cond, f_null = both.chunk(2)
+        out = v.clone()
+        out[idx] = v[idx] + self.ratio * (f_cond - f_null)
+        return out
+

@@ -1,0 +1,182 @@
+"""One training objective with three settings: flow matching, RCGM and TwinFlow.
+
+``TwinFlowObjective(net, x, cond, null_cond)`` draws noise and times, partitions the batch
+(``e2e | mul | any | adv``), runs the network once with grad on all rows and returns every
+term separately:
+
+``loss = (sum_{base rows} w_i d(F_i, F_target_i) + sum_{adv rows} d(F_i, z'_i - x_fake_i)) / B
+         + rectify_weight * mean_{e2e rows} d(F_g, sg(F_g - dv))``
+
+with ``w_i = tan((1 - (t_i - r_i)) pi / 2.5) + 1`` when ``time_weighting`` is on.
+Settings (no code edits): flow matching = ``mul`` share only, ``mul_window = 0``,
+``rcgm.order = 0``; RCGM = ``adv = 0``, ``rectify_weight = 0``; TwinFlow = all groups.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import torch
+from torch import Tensor
+
+from twinflow.networks.contract import Conditioning, VelocityNetwork, index_cond
+from twinflow.objective.guidance import GuidedVelocity
+from twinflow.objective.metric import LossMetric
+from twinflow.objective.partition import BatchPartition
+from twinflow.objective.rcgm import RCGMTarget
+from twinflow.objective.time_sampler import TimeSampler
+from twinflow.objective.twin_terms import RectifyTarget, one_step_sample
+from twinflow.path import interpolate
+
+
+@dataclass
+class LossTerms:
+    """Scalar loss terms of one step; ``loss`` is what is optimised.
+
+    ``base``, ``adv``, ``rectify`` are group means (0 for an empty group), for logging.
+    """
+
+    loss: Tensor
+    base: Tensor
+    adv: Tensor
+    rectify: Tensor
+    counts: dict[str, int] = field(default_factory=dict)
+
+    def as_dict(self) -> dict[str, Tensor]:
+        return {"loss": self.loss, "L_base": self.base, "L_adv": self.adv, "L_rectify": self.rectify}
+
+
+def time_weight(t: Tensor, r: Tensor) -> Tensor:
+    """``tan((1 - (|t| - |r|)) pi / 2.5) + 1``: 1 for a full jump, about 4.08 for ``r = t``."""
+    return torch.tan((1 - (t.abs() - r.abs())) * math.pi / 2.5) + 1
+
+
+class TwinFlowObjective:
+    """L_base + L_adv + L_rectify on one network (DESIGN.md §2).
+
+    Args:
+        partition: group shares (the paper's lambda is ``adv`` plus ``e2e`` share).
+        time_sampler: distribution of ``t`` for the ``mul``, ``any`` and ``adv`` groups.
+        rcgm: the L_base target (``order = 0`` is flow matching).
+        guidance: training-time CFG on the target velocity.
+        metric: the per-sample distance ``d``.
+        rectify: the L_rectify target (clamp of ``dv``).
+        rectify_weight: weight of L_rectify (0.5 in the reference configs; 0 turns it off).
+        time_weighting: weight base rows by ``time_weight``.
+        cond_dropout: probability of replacing a row's condition by the null condition,
+            which trains the unconditional model that guidance needs.
+    """
+
+    def __init__(
+        self,
+        partition: BatchPartition | None = None,
+        time_sampler: TimeSampler | None = None,
+        rcgm: RCGMTarget | None = None,
+        guidance: GuidedVelocity | None = None,
+        metric: LossMetric | None = None,
+        rectify: RectifyTarget | None = None,
+        rectify_weight: float = 0.5,
+        time_weighting: bool = True,
+        cond_dropout: float = 0.1,
+    ) -> None:
+        self.partition = partition or BatchPartition()
+        self.time_sampler = time_sampler or TimeSampler()
+        self.rcgm = rcgm or RCGMTarget()
+        self.guidance = guidance or GuidedVelocity()
+        self.metric = metric or LossMetric()
+        self.rectify = rectify or RectifyTarget()
+        if rectify_weight < 0:
+            raise ValueError(f"rectify_weight must be >= 0, got {rectify_weight}")
+        if not 0 <= cond_dropout < 1:
+            raise ValueError(f"cond_dropout must be in [0, 1), got {cond_dropout}")
+        self.rectify_weight = rectify_weight
+        self.time_weighting = time_weighting
+        self.cond_dropout = cond_dropout
+
+    def drop_conditions(
+        self, cond: Conditioning | None, null_cond: Conditioning | None
+    ) -> Conditioning | None:
+        """Replace a random ``cond_dropout`` share of rows by the null condition."""
+        if cond is None or null_cond is None or self.cond_dropout == 0:
+            return cond
+        null = null_cond.expand_to(len(cond))
+        keep = torch.rand(len(cond), device=cond.embeds.device) >= self.cond_dropout
+        shape = (-1, *([1] * (cond.embeds.dim() - 1)))
+        embeds = torch.where(keep.view(shape), cond.embeds, null.embeds.to(cond.embeds.dtype))
+        mask = None
+        if cond.mask is not None and null.mask is not None:
+            mask = torch.where(keep[:, None], cond.mask, null.mask.to(cond.mask.dtype))
+        return Conditioning(embeds, mask)
+
+    def __call__(
+        self,
+        net: VelocityNetwork,
+        x: Tensor,
+        cond: Conditioning | None = None,
+        null_cond: Conditioning | None = None,
+        target_net: VelocityNetwork | None = None,
+    ) -> LossTerms:
+        """Loss terms for data ``x`` of shape ``(B, *shape)``.
+
+        ``target_net`` is the no-grad network of L_base and guidance (the EMA); the online
+        ``net`` under no-grad serves when it is ``None`` and always for the twin terms, which
+        must follow the current generator.
+        """
+        target_net = target_net or net
+        batch = x.shape[0]
+        times = self.partition.sample(batch, self.time_sampler, x.device)
+        t, r = times.t, times.r
+        cond = self.drop_conditions(cond, null_cond)
+        null_rows = None if null_cond is None else null_cond.expand_to(batch)
+        z = torch.randn_like(x)
+        x_in, v = interpolate(x, z, t), z - x
+
+        adv = times.slice("adv")
+        n_adv = times.counts["adv"]
+        if n_adv:
+            # L_adv inputs: the generator's own samples on the twin (negative-time) path.
+            fake = one_step_sample(net, z[adv], index_cond(cond, adv))
+            z_adv = torch.randn_like(fake)
+            x_in = torch.cat([x_in[: adv.start], interpolate(fake, z_adv, t[adv])])
+            v = torch.cat([v[: adv.start], z_adv - fake])
+            t = torch.cat([t[: adv.start], -t[adv]])
+            r = torch.cat([r[: adv.start], -r[adv]])
+
+        f_theta = net(x_in, t, r, cond)
+        zero = f_theta.new_zeros(())
+
+        base = slice(0, adv.start)
+        per_row = []
+        base_loss = zero
+        if adv.start:
+            v_base = self.guidance(
+                target_net, x_in[base], t[base], v[base], index_cond(cond, base),
+                index_cond(null_rows, base),
+            )
+            target = self.rcgm(
+                target_net, x_in[base], t[base], r[base], v_base, f_theta[base],
+                index_cond(cond, base),
+            )
+            rows = self.metric(f_theta[base], target)
+            if self.time_weighting:
+                rows = rows * time_weight(t[base], r[base])
+            per_row.append(rows)
+            base_loss = rows.mean()
+        adv_loss = zero
+        if n_adv:
+            rows = self.metric(f_theta[adv], v[adv])
+            per_row.append(rows)
+            adv_loss = rows.mean()
+        loss = torch.cat(per_row).sum() / batch
+
+        e2e = times.slice("e2e")
+        rect_loss = zero
+        if times.counts["e2e"] and self.rectify_weight > 0:
+            target = self.rectify(net, z[e2e], f_theta[e2e], index_cond(cond, e2e))
+            rect_loss = self.metric(f_theta[e2e], target).mean()
+            loss = loss + self.rectify_weight * rect_loss
+        return LossTerms(loss, base_loss.detach(), adv_loss.detach(), rect_loss.detach(), times.counts)
+
+
+__all__ = ["LossTerms", "TwinFlowObjective", "time_weight"]

@@ -1,0 +1,53 @@
+"""The two self-adversarial (twin) terms of TwinFlow (DESIGN.md §2, eqs. 2 and 9).
+
+The one network plays three parts: generator ``G(z) = z - F(z, 1, 0)``, the real flow
+(``F`` at positive times) and the fake flow of its own samples (``F`` at negative times).
+
+* L_adv: fakes ``x_f = G(z)`` (no grad), ``x_f,t = t z' + (1 - t) x_f``; the network at
+  ``(-t, -t)`` regresses ``z' - x_f``: it learns the velocity of its own output distribution.
+* L_rectify: for the one-step prediction ``F_g = F(z, 1, 0)`` (with grad), noise
+  ``sg(G(z))`` at ``t ~ U(0, 1)`` and take ``dv = F(x, -t, -t) - F(x, t, t)`` (no grad, fake
+  minus real).  Minimising ``d(F_g, sg(F_g - dv))`` moves ``G(z)`` by ``+dv``, i.e. along
+  ``s_real - s_fake`` (``dv = (t / (1 - t)) (s_real - s_fake)``): distribution matching
+  with no discriminator and no frozen teacher.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import Tensor
+
+from twinflow.networks.contract import Conditioning, VelocityNetwork, expand_time
+
+
+@torch.no_grad()
+def one_step_sample(net: VelocityNetwork, z: Tensor, cond: Conditioning | None) -> Tensor:
+    """``x = z - F(z, 1, 0)``: ``(B, *shape)`` noise -> one-step samples."""
+    ones = torch.ones(z.shape[0], device=z.device)
+    return z - net(z, ones, torch.zeros_like(ones), cond)
+
+
+@dataclass(frozen=True)
+class RectifyTarget:
+    """``(B, *shape)`` target ``sg(F_g - clamp(dv))`` for the one-step prediction ``F_g``."""
+
+    clamp: float | None = 1.0
+
+    @torch.no_grad()
+    def __call__(
+        self, net: VelocityNetwork, z: Tensor, f_gen: Tensor, cond: Conditioning | None
+    ) -> Tensor:
+        f_gen = f_gen.detach()
+        fake = z - f_gen
+        t = torch.rand(z.shape[0], device=z.device)
+        tt = expand_time(t, fake)
+        x_t = tt * torch.randn_like(fake) + (1 - tt) * fake
+        both_cond = None if cond is None else Conditioning.cat([cond, cond])
+        times = torch.cat([-t, t])
+        f_fake, f_real = net(torch.cat([x_t, x_t]), times, times, both_cond).chunk(2)
+        dv = f_fake - f_real
+        if self.clamp is not None:
+            dv = dv.clamp(-self.clamp, self.clamp)
+        return f_gen - dv
