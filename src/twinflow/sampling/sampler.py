@@ -85,7 +85,9 @@ class AnyStepSampler:
             est = estimates(x, tk, velocity)
             z_part = est.z_hat
             if self.stochastic_ratio > 0 and t_next > 0:
-                eps = torch.randn(x.shape, generator=generator, device=x.device, dtype=x.dtype)
+                where = generator.device if generator is not None else x.device
+                eps = torch.randn(x.shape, generator=generator, device=where, dtype=x.dtype)
+                eps = eps.to(x.device)
                 z_part = (1 - self.stochastic_ratio) ** 0.5 * est.z_hat + self.stochastic_ratio**0.5 * eps
             x = (1 - t_next) * est.x_hat + t_next * z_part
         return x

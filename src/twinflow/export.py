@@ -1,0 +1,62 @@
+"""Self-contained model folders: ``model.safetensors`` + ``model.yaml``, and loading them back.
+
+``model.yaml`` holds the ``TwinFlowModule`` init arguments (``class_path`` for every part), so
+``load_module`` rebuilds the exact module from a folder or a ``.ckpt`` with no pickle.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import yaml
+from safetensors.torch import save_file
+
+from twinflow.module import TwinFlowModule
+from twinflow.weights import CheckpointError, load_file, read_checkpoint
+
+
+def export_module(module: TwinFlowModule, out_dir: str | Path) -> Path:
+    """Write the module's weights (network and EMA) and init config to ``out_dir``."""
+    if module.model_config is None:
+        raise ValueError("the module has no model_config: build it with the twinflow CLI")
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    state = {k: v.detach().cpu().contiguous() for k, v in module.state_dict().items()}
+    save_file(state, out / "model.safetensors")
+    (out / "model.yaml").write_text(module.model_config)
+    return out
+
+
+def build_module(config: dict) -> TwinFlowModule:
+    """Instantiate a ``TwinFlowModule`` from its init-argument dict (as in ``model.yaml``)."""
+    from jsonargparse import ArgumentParser
+
+    parser = ArgumentParser(exit_on_error=False)
+    parser.add_class_arguments(TwinFlowModule, "model", fail_untyped=False)
+    config = dict(config)
+    config["init_from"] = None  # the saved state replaces any warm start
+    cfg = parser.parse_object({"model": config})
+    return parser.instantiate_classes(cfg).model
+
+
+def load_module(path: str | Path) -> TwinFlowModule:
+    """A ready ``TwinFlowModule`` from an export folder or a twinflow ``.ckpt``."""
+    path = Path(path)
+    if path.is_dir():
+        cfg_file, weights = path / "model.yaml", path / "model.safetensors"
+        if not cfg_file.is_file() or not weights.is_file():
+            raise CheckpointError(
+                f"{path} is not an export folder (needs model.yaml and model.safetensors)"
+            )
+        config, state = yaml.safe_load(cfg_file.read_text()), load_file(weights)
+    else:
+        ckpt = read_checkpoint(path)
+        text = (ckpt.get("twinflow") or {}).get("model_config")
+        if not text:
+            raise CheckpointError(f"{path} carries no model config: it was not written by twinflow")
+        config, state = yaml.safe_load(text), ckpt["state_dict"]
+    module = build_module(config)
+    module.configure_model()
+    module.load_state_dict(state)
+    module.model_config = yaml.safe_dump(config, sort_keys=False)
+    return module.eval()

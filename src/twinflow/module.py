@@ -1,0 +1,196 @@
+"""``TwinFlowModule``: thin Lightning glue around one network and the TwinFlow objective.
+
+The network is built in ``configure_model`` (so sharded strategies such as DeepSpeed ZeRO-3
+can build it partitioned); the objective, sampler and network are plain torch.  The module
+computes all loss terms in ``training_step`` and logs each, skips (and counts) steps with a
+non-finite loss or gradient, keeps an optional EMA, and generates images for callbacks and
+the ``sample`` command.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+import lightning as L
+import numpy as np
+import torch
+from lightning.pytorch.cli import LRSchedulerCallable, OptimizerCallable
+from torch import nn
+
+from twinflow.codec import PixelCodec, PointCodec
+from twinflow.data.batch import Batch
+from twinflow.data.text_encoder import PromptConditioner
+from twinflow.ema import EMA
+from twinflow.objective.objective import TwinFlowObjective
+from twinflow.sampling.presets import sampler_for
+from twinflow.weights import load_network_state
+
+
+class TwinFlowModule(L.LightningModule):
+    """One network trained with flow matching, RCGM or TwinFlow.
+
+    Args:
+        network: builds the network, ``F(x_t, t, r, cond)`` (see ``networks/contract.py``).
+        objective: the loss (its settings choose flow matching, RCGM or TwinFlow).
+        optimizer, lr_scheduler: injected by the CLI (``class_path`` in configs).
+        ema_decay: EMA decay, or ``None`` for no EMA (then the online net under no-grad is the
+            target network).
+        codec: data space <-> images.
+        conditioner: prompts -> conditioning (needed to generate from prompts).
+        init_from: warm-start network weights (``.ckpt``/``.safetensors``/export folder).
+        seed: per-step noise seed; step ``k`` on rank ``i`` reseeds with ``(seed, k, i)``, which
+            makes resumed runs bit-identical to uninterrupted ones on CPU.
+        sample_batch_size: batch size when generating.
+    """
+
+    def __init__(
+        self,
+        network: Callable[[], nn.Module],
+        objective: TwinFlowObjective | None = None,
+        optimizer: OptimizerCallable = torch.optim.AdamW,
+        lr_scheduler: LRSchedulerCallable | None = None,
+        ema_decay: float | None = None,
+        codec: PixelCodec | PointCodec | None = None,
+        conditioner: PromptConditioner | None = None,
+        init_from: str | None = None,
+        seed: int = 0,
+        sample_batch_size: int = 250,
+    ) -> None:
+        super().__init__()
+        if ema_decay is not None and not 0 < ema_decay < 1:
+            raise ValueError(f"model.ema_decay must be in (0, 1) or null, got {ema_decay}")
+        self.build_network = network
+        self.objective = objective or TwinFlowObjective()
+        self.optimizer_factory, self.scheduler_factory = optimizer, lr_scheduler
+        self.ema_decay, self.init_from = ema_decay, init_from
+        self.codec = codec or PixelCodec()
+        self.conditioner = conditioner
+        self.seed, self.sample_batch_size = seed, sample_batch_size
+        self.network: nn.Module | None = None
+        self.ema: EMA | None = None
+        self.skipped_steps = 0
+        self.model_config: str | None = None  # YAML of the init args, set by the CLI
+
+    # ---- construction ---------------------------------------------------------------------
+    def configure_model(self) -> None:
+        if self.network is not None:
+            return
+        self.network = self.build_network()
+        if self.init_from:
+            state = load_network_state(self.init_from)
+            missing, unexpected = self.network.load_state_dict(state, strict=False)
+            if missing or unexpected:
+                raise ValueError(
+                    f"model.init_from={self.init_from} does not fit the network: "
+                    f"{len(missing)} missing keys (e.g. {missing[:3]}), {len(unexpected)} "
+                    f"unexpected (e.g. {unexpected[:3]}); check model.network matches"
+                )
+        if self.ema_decay is not None:
+            self.ema = EMA(self.network, self.ema_decay)
+
+    def configure_optimizers(self):
+        optimizer = self.optimizer_factory(self.network.parameters())
+        if self.scheduler_factory is None:
+            return optimizer
+        scheduler = self.scheduler_factory(optimizer)
+        return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "step"}}
+
+    @property
+    def sampling_network(self) -> nn.Module:
+        return self.ema.shadow if self.ema is not None else self.network
+
+    # ---- training ---------------------------------------------------------------------------
+    def on_train_batch_start(self, batch: Batch, batch_idx: int) -> None:
+        step_seed = self.seed * 1_000_003 + self.global_step * 4_099 + self.global_rank
+        torch.manual_seed(step_seed)
+        self._step_skipped = False
+
+    def training_step(self, batch: Batch, batch_idx: int):
+        target = self.ema.shadow if self.ema is not None else None
+        terms = self.objective(self.network, batch.x, batch.cond, batch.null_cond, target)
+        self.log_dict({f"train/{k}": v for k, v in terms.as_dict().items()}, prog_bar=False)
+        self.log("loss", terms.loss.detach(), prog_bar=True)
+        if not torch.isfinite(terms.loss):
+            self._skip("loss")
+            return None  # Lightning skips backward and the optimizer step
+        return terms.loss
+
+    def on_before_optimizer_step(self, optimizer) -> None:
+        grads = [p.grad for p in self.network.parameters() if p.grad is not None]
+        if grads and not torch.isfinite(torch.stack([g.abs().sum() for g in grads]).sum()):
+            # Dropping the gradients makes the optimizer leave weights and moments untouched.
+            for p in self.network.parameters():
+                p.grad = None
+            self._skip("gradient")
+
+    def _skip(self, what: str) -> None:
+        self.skipped_steps += 1
+        self._step_skipped = True
+        self.print(f"step {self.global_step}: non-finite {what}, step skipped ({self.skipped_steps} so far)")
+
+    def on_train_batch_end(self, outputs, batch: Batch, batch_idx: int) -> None:
+        if self.ema is not None and not self._step_skipped:
+            self.ema.update(self.network)
+        self.log("train/skipped_steps", float(self.skipped_steps))
+
+    def on_save_checkpoint(self, checkpoint: dict) -> None:
+        checkpoint["twinflow"] = {"skipped_steps": self.skipped_steps, "model_config": self.model_config}
+
+    def on_load_checkpoint(self, checkpoint: dict) -> None:
+        self.skipped_steps = int(checkpoint.get("twinflow", {}).get("skipped_steps", 0))
+
+    # ---- evaluation ------------------------------------------------------------------------
+    def _eval_loss(self, batch: Batch, batch_idx: int, stage: str) -> torch.Tensor:
+        # Fixed noise per batch so validation curves compare like with like.
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(self.seed + batch_idx)
+            terms = self.objective(self.network, batch.x, batch.cond, batch.null_cond)
+        self.log_dict({f"{stage}/{k}": v for k, v in terms.as_dict().items()}, batch_size=len(batch))
+        return terms.loss
+
+    def validation_step(self, batch: Batch, batch_idx: int) -> torch.Tensor:
+        return self._eval_loss(batch, batch_idx, "val")
+
+    def test_step(self, batch: Batch, batch_idx: int) -> torch.Tensor:
+        return self._eval_loss(batch, batch_idx, "test")
+
+    def predict_step(self, batch: dict, batch_idx: int) -> np.ndarray:
+        """``batch = {"prompts": [...], "seed": int, "nfe": int}`` -> ``(N, H, W, C)`` uint8."""
+        return self.generate(batch["prompts"], nfe=int(batch["nfe"]), seed=int(batch["seed"]))
+
+    @torch.no_grad()
+    def generate(
+        self,
+        prompts: Sequence[str] | None,
+        nfe: int,
+        seed: int,
+        count: int | None = None,
+        style: str | None = None,
+        stochastic_ratio: float | None = None,
+    ) -> np.ndarray:
+        """Samples decoded by the codec: ``(N, H, W, C)`` uint8 images (points for toys).
+
+        ``N = len(prompts)`` (or ``count`` for unconditional models).  Deterministic for a
+        seed: the noise of row ``i`` depends only on ``(seed, i)`` batches of
+        ``sample_batch_size``.
+        """
+        self.configure_model()
+        net = self.sampling_network
+        was_training = net.training
+        net.eval()
+        sampler = sampler_for(nfe, style, stochastic_ratio)
+        n = len(prompts) if prompts is not None else int(count or 0)
+        out = []
+        for start in range(0, n, self.sample_batch_size):
+            stop = min(start + self.sample_batch_size, n)
+            g = torch.Generator().manual_seed(seed * 1_000_003 + start)
+            noise = torch.randn(stop - start, *self.codec.shape, generator=g).to(self.device)
+            cond = None
+            if prompts is not None:
+                if self.conditioner is None:
+                    raise ValueError("this model has no conditioner: generate with prompts=None")
+                cond = self.conditioner.encode(list(prompts[start:stop])).to(self.device)
+            x = sampler.sample(net, noise, cond, generator=g)
+            out.append(self.codec.decode(x))
+        net.train(was_training)
+        return np.concatenate(out) if out else np.zeros((0,), np.uint8)
