@@ -54,7 +54,9 @@ def test_flow_map_transports_the_marginal(field):
     x_r = field.flow_map(x_t, t, torch.full_like(t, 0.3))
     # x_r must be distributed as the marginal at r = 0.3.
     assert torch.allclose(x_r.mean(0), 0.7 * MU, atol=0.01)
-    assert torch.allclose(x_r.std(0), torch.full((4,), math.sqrt(0.09 + 0.49 * SIGMA**2)), atol=0.01)
+    assert torch.allclose(
+        x_r.std(0), torch.full((4,), math.sqrt(0.09 + 0.49 * SIGMA**2)), atol=0.01
+    )
 
 
 @pytest.mark.parametrize("t", [0.1, 0.5, 0.9])

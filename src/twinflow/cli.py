@@ -20,8 +20,14 @@ from twinflow.module import TwinFlowModule
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 
-_BOILERPLATE = ("Does not validate against", "Subtypes:", "Errors:", "Given value",
-                "- Expected a <class 'NoneType'>", "Expected a <class 'NoneType'>")
+_BOILERPLATE = (
+    "Does not validate against",
+    "Subtypes:",
+    "Errors:",
+    "Given value",
+    "- Expected a <class 'NoneType'>",
+    "Expected a <class 'NoneType'>",
+)
 
 
 def concise(message: str) -> str:
@@ -74,7 +80,9 @@ class TwinFlowCLI(LightningCLI):
         run_dir = Path(cfg.trainer.default_root_dir or "runs/default").resolve()
         cfg.trainer.default_root_dir = str(run_dir)
         run_dir.mkdir(parents=True, exist_ok=True)
-        loggers = cfg.trainer.logger if isinstance(cfg.trainer.logger, list) else [cfg.trainer.logger]
+        loggers = (
+            cfg.trainer.logger if isinstance(cfg.trainer.logger, list) else [cfg.trainer.logger]
+        )
         for logger in loggers:
             if getattr(logger, "class_path", "").endswith("MLFlowLogger"):
                 args = logger.init_args

@@ -25,13 +25,22 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     p.add_argument("--fm-steps", type=int, default=700, help="flow-matching (phase 1) steps")
     p.add_argument("--steps", type=int, default=700, help="fine-tuning (phase 2) steps")
     p.add_argument(
-        "--objective", default="twinflow", choices=("twinflow", "rcgm", "flow_matching"),
+        "--objective",
+        default="twinflow",
+        choices=("twinflow", "rcgm", "flow_matching"),
         help="phase 2 objective (configs/objective/<name>.yaml)",
     )
-    p.add_argument("--pretrained", type=Path, help="reuse a phase-1 export folder instead of training one")
+    p.add_argument(
+        "--pretrained", type=Path, help="reuse a phase-1 export folder instead of training one"
+    )
     p.add_argument("--per-digit", type=int, default=100, help="samples per digit for the scores")
-    p.add_argument("--multi-nfes", type=int, nargs="+", default=[16, 32, 64],
-                   help="candidate NFEs for the original model's best multi-step score")
+    p.add_argument(
+        "--multi-nfes",
+        type=int,
+        nargs="+",
+        default=[16, 32, 64],
+        help="candidate NFEs for the original model's best multi-step score",
+    )
     p.add_argument("--experiments", type=Path, default=ROOT / "experiments")
     return p.parse_args(argv)
 
@@ -39,9 +48,18 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
 def fit(config: Path, run_dir: Path, steps: int, extra: list[str]) -> Path:
     from twinflow.cli import TwinFlowCLI
 
-    args = ["fit", "--config", str(config), "--trainer.default_root_dir", str(run_dir),
-            "--trainer.max_steps", str(steps), "--trainer.val_check_interval", str(max(1, steps // 2)),
-            *extra]
+    args = [
+        "fit",
+        "--config",
+        str(config),
+        "--trainer.default_root_dir",
+        str(run_dir),
+        "--trainer.max_steps",
+        str(steps),
+        "--trainer.val_check_interval",
+        str(max(1, steps // 2)),
+        *extra,
+    ]
     TwinFlowCLI(args=args)
     return run_dir / "export"
 
@@ -52,11 +70,15 @@ def main(argv: list[str]) -> None:
     run.mkdir(parents=True, exist_ok=True)
     for name in ("digits_fm.yaml", "digits_twinflow.yaml"):
         if not (args.experiments / name).is_file():
-            raise SystemExit(f"error: {args.experiments / name} not found (run from the repository root)")
+            raise SystemExit(
+                f"error: {args.experiments / name} not found (run from the repository root)"
+            )
     started = time.time()
     if args.pretrained:
         if not (args.pretrained / "model.safetensors").is_file():
-            raise SystemExit(f"error: --pretrained {args.pretrained} has no model.safetensors (an export folder)")
+            raise SystemExit(
+                f"error: --pretrained {args.pretrained} has no model.safetensors (an export folder)"
+            )
         pretrained = args.pretrained.resolve()
     else:
         print(f"== phase 1: flow matching, {args.fm_steps} steps")
@@ -65,18 +87,32 @@ def main(argv: list[str]) -> None:
     objective = ROOT / "configs" / "objective" / f"{args.objective}.yaml"
     print(f"== phase 2: {args.objective} fine-tuning, {args.steps} steps")
     final = fit(
-        args.experiments / "digits_twinflow.yaml", run / args.objective, args.steps,
-        ["--model.init_from", str(pretrained), "--model.objective", str(objective),
-         "--trainer.logger.init_args.run_name", f"digits_{args.objective}"],
+        args.experiments / "digits_twinflow.yaml",
+        run / args.objective,
+        args.steps,
+        [
+            "--model.init_from",
+            str(pretrained),
+            "--model.objective",
+            str(objective),
+            "--trainer.logger.init_args.run_name",
+            f"digits_{args.objective}",
+        ],
     )
     phase2 = time.time() - started - phase1
     print("== evaluation: 1 / 2 / 4 NFE and the original model at multi-step")
     summary = evaluate_run(final, pretrained, run, args.per_digit, args.multi_nfes)
-    summary["timing_s"] = {"phase1": round(phase1), "phase2": round(phase2),
-                           "total": round(time.time() - started)}
+    summary["timing_s"] = {
+        "phase1": round(phase1),
+        "phase2": round(phase2),
+        "total": round(time.time() - started),
+    }
     summary["objective"] = args.objective
     (run / "summary.json").write_text(json.dumps(summary, indent=2))
     table = format_table(summary)
     (run / "summary.md").write_text(table + "\n")
     print(table)
-    print(f"run folder: {run}  (MLflow: mlflow ui --backend-store-uri sqlite:///{run / args.objective / 'mlflow.db'})")
+    print(
+        f"run folder: {run}  (MLflow: mlflow ui --backend-store-uri "
+        f"sqlite:///{run / args.objective / 'mlflow.db'})"
+    )

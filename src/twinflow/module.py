@@ -15,6 +15,7 @@ import lightning as L
 import numpy as np
 import torch
 from lightning.pytorch.cli import LRSchedulerCallable, OptimizerCallable
+from lightning.pytorch.utilities import rank_zero_warn
 from torch import nn
 
 from twinflow.codec import PixelCodec, PointCodec
@@ -93,7 +94,10 @@ class TwinFlowModule(L.LightningModule):
         if self.scheduler_factory is None:
             return optimizer
         scheduler = self.scheduler_factory(optimizer)
-        return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "step"}}
+        return {
+            "optimizer": optimizer,
+            "lr_scheduler": {"scheduler": scheduler, "interval": "step"},
+        }
 
     @property
     def sampling_network(self) -> nn.Module:
@@ -126,15 +130,21 @@ class TwinFlowModule(L.LightningModule):
     def _skip(self, what: str) -> None:
         self.skipped_steps += 1
         self._step_skipped = True
-        self.print(f"step {self.global_step}: non-finite {what}, step skipped ({self.skipped_steps} so far)")
+        rank_zero_warn(f"non-finite {what}: step skipped ({self.skipped_steps} so far)")
 
-    def on_train_batch_end(self, outputs, batch: Batch, batch_idx: int) -> None:
+    def optimizer_step(self, epoch, batch_idx, optimizer, optimizer_closure=None) -> None:
+        super().optimizer_step(epoch, batch_idx, optimizer, optimizer_closure)
+        # Here, not in on_train_batch_end: checkpoint callbacks run before that hook, and a
+        # resumed run must see the EMA of every applied step.
         if self.ema is not None and not self._step_skipped:
             self.ema.update(self.network)
         self.log("train/skipped_steps", float(self.skipped_steps))
 
     def on_save_checkpoint(self, checkpoint: dict) -> None:
-        checkpoint["twinflow"] = {"skipped_steps": self.skipped_steps, "model_config": self.model_config}
+        checkpoint["twinflow"] = {
+            "skipped_steps": self.skipped_steps,
+            "model_config": self.model_config,
+        }
 
     def on_load_checkpoint(self, checkpoint: dict) -> None:
         self.skipped_steps = int(checkpoint.get("twinflow", {}).get("skipped_steps", 0))
@@ -145,7 +155,9 @@ class TwinFlowModule(L.LightningModule):
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(self.seed + batch_idx)
             terms = self.objective(self.network, batch.x, batch.cond, batch.null_cond)
-        self.log_dict({f"{stage}/{k}": v for k, v in terms.as_dict().items()}, batch_size=len(batch))
+        self.log_dict(
+            {f"{stage}/{k}": v for k, v in terms.as_dict().items()}, batch_size=len(batch)
+        )
         return terms.loss
 
     def validation_step(self, batch: Batch, batch_idx: int) -> torch.Tensor:

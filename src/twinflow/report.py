@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-
 from twinflow.callbacks.digit_quality import digit_prompts
 from twinflow.judge.metrics import DigitJudge
 from twinflow.viz import image_grid, save_png, save_samples
@@ -16,8 +15,13 @@ def _sample(module, nfe: int, per_digit: int, seed: int, style: str | None):
 
 
 def evaluate_run(
-    final: Path, pretrained: Path, out: Path, per_digit: int = 100,
-    multi_nfes: list[int] = (16, 32, 64), nfes: list[int] = (1, 2, 4), seed: int = 2024,
+    final: Path,
+    pretrained: Path,
+    out: Path,
+    per_digit: int = 100,
+    multi_nfes: list[int] = (16, 32, 64),
+    nfes: list[int] = (1, 2, 4),
+    seed: int = 2024,
 ) -> dict:
     """Write ``samples_nfe{n}.npz`` (final model) and ``samples_multi.npz`` (original model at
     its best multi-step NFE, chosen by FD on a separate seed) into ``out``; return the scores."""
@@ -29,7 +33,9 @@ def evaluate_run(
     for nfe in nfes:
         images, prompts, labels = _sample(model, nfe, per_digit, seed, None)
         save_samples(out / f"samples_nfe{nfe}.npz", images, prompts, labels)
-        save_png(image_grid(images[:: per_digit // 10 or 1][:100], rows=10), out / f"grid_nfe{nfe}.png")
+        save_png(
+            image_grid(images[:: per_digit // 10 or 1][:100], rows=10), out / f"grid_nfe{nfe}.png"
+        )
         rows[f"{nfe} NFE"] = judge.score(images, labels).as_dict() | {"nfe": nfe}
     original = load_module(pretrained)
     # Pick the original model's best multi-step NFE on a selection seed, then score afresh.
@@ -45,15 +51,19 @@ def evaluate_run(
     reference = rows[f"original, {best} NFE"]["fd"]
     for row in rows.values():
         row["fd_ratio"] = row["fd"] / reference
-    return {"rows": rows, "multi_step_selection_fd": {str(k): v for k, v in choice.items()},
-            "per_digit": per_digit}
+    return {
+        "rows": rows,
+        "multi_step_selection_fd": {str(k): v for k, v in choice.items()},
+        "per_digit": per_digit,
+    }
 
 
 def format_table(summary: dict) -> str:
     lines = ["| sampler | accuracy | FD | FD / original | diversity |", "|---|---|---|---|---|"]
     for name, r in summary["rows"].items():
         lines.append(
-            f"| {name} | {r['accuracy']:.3f} | {r['fd']:.1f} | {r['fd_ratio']:.2f} | {r['diversity']:.2f} |"
+            f"| {name} | {r['accuracy']:.3f} | {r['fd']:.1f} | {r['fd_ratio']:.2f} "
+            f"| {r['diversity']:.2f} |"
         )
     return "\n".join(lines)
 

@@ -64,7 +64,9 @@ def main(argv: list[str]) -> None:
     else:
         rows = [p for p in prompts for _ in range(args.count)]
         prompts = rows
-    images = module.generate(rows, nfe=args.nfe, seed=args.seed, count=len(prompts), style=args.style)
+    images = module.generate(
+        rows, nfe=args.nfe, seed=args.seed, count=len(prompts), style=args.style
+    )
     if images.dtype != np.uint8:
         raise SystemExit("error: this model does not produce images (a toy?); nothing to save")
     args.out.mkdir(parents=True, exist_ok=True)

@@ -8,7 +8,9 @@ import numpy as np
 from PIL import Image
 
 
-def image_grid(images: np.ndarray, rows: int | None = None, pad: int = 2, scale: int = 2) -> np.ndarray:
+def image_grid(
+    images: np.ndarray, rows: int | None = None, pad: int = 2, scale: int = 2
+) -> np.ndarray:
     """``(N, H, W, C)`` uint8 -> one ``(rows*(H+pad), cols*(W+pad), C)`` uint8 grid."""
     n, h, w, c = images.shape
     cols = int(np.ceil(np.sqrt(n))) if rows is None else int(np.ceil(n / rows))
@@ -16,7 +18,10 @@ def image_grid(images: np.ndarray, rows: int | None = None, pad: int = 2, scale:
     grid = np.full((rows * (h + pad) + pad, cols * (w + pad) + pad, c), 255, np.uint8)
     for i, img in enumerate(images):
         r, k = divmod(i, cols)
-        grid[pad + r * (h + pad) : pad + r * (h + pad) + h, pad + k * (w + pad) : pad + k * (w + pad) + w] = img
+        grid[
+            pad + r * (h + pad) : pad + r * (h + pad) + h,
+            pad + k * (w + pad) : pad + k * (w + pad) + w,
+        ] = img
     if scale > 1:
         grid = grid.repeat(scale, 0).repeat(scale, 1)
     return grid
@@ -30,7 +35,9 @@ def save_png(array: np.ndarray, path: str | Path) -> Path:
     return path
 
 
-def save_samples(path: str | Path, images: np.ndarray, prompts: list[str], labels: np.ndarray | None = None) -> Path:
+def save_samples(
+    path: str | Path, images: np.ndarray, prompts: list[str], labels: np.ndarray | None = None
+) -> Path:
     """Write ``images`` (uint8 N×H×W×C), ``prompts`` (str) and optional ``labels`` (int)."""
     if images.dtype != np.uint8 or images.ndim != 4:
         raise ValueError(f"samples must be uint8 (N, H, W, C), got {images.dtype} {images.shape}")

@@ -38,13 +38,15 @@ def load_network_state(path: str | Path, prefer_ema: bool = True) -> dict[str, t
         path = path / "model.safetensors"
     if path.suffix == ".safetensors":
         if not path.is_file():
-            raise CheckpointError(f"weights not found: {path} (export a model with `twinflow export`)")
+            raise CheckpointError(
+                f"weights not found: {path} (export a model with `twinflow export`)"
+            )
         state = load_file(path)
     else:
         state = read_checkpoint(path).get("state_dict")
         if not isinstance(state, dict):
             raise CheckpointError(f"{path} has no state_dict: it is not a Lightning checkpoint")
-    for prefix in (("ema.shadow.", "network.") if prefer_ema else ("network.",)):
+    for prefix in ("ema.shadow.", "network.") if prefer_ema else ("network.",):
         sub = {k[len(prefix) :]: v for k, v in state.items() if k.startswith(prefix)}
         if sub:
             return sub

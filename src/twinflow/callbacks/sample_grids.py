@@ -36,8 +36,11 @@ class SampleGrids(L.Callback):
         prompts = [p for p in self.prompts for _ in range(self.per_prompt)]
         conditioner = getattr(pl_module, "conditioner", None)
         images = pl_module.generate(
-            prompts if conditioner is not None else None, nfe=nfe, seed=self.seed,
-            count=len(prompts), style=style,
+            prompts if conditioner is not None else None,
+            nfe=nfe,
+            seed=self.seed,
+            count=len(prompts),
+            style=style,
         )
         return image_grid(images, rows=len(self.prompts))
 
@@ -49,5 +52,7 @@ class SampleGrids(L.Callback):
             runs.append((f"multi{self.multi_step_nfe}", self.multi_step_nfe, "mul"))
         for name, nfe, style in runs:
             grid = self.render(pl_module, nfe, style)
-            path = save_png(grid, run_dir(trainer) / "grids" / f"{name}_step{trainer.global_step:06d}.png")
+            path = save_png(
+                grid, run_dir(trainer) / "grids" / f"{name}_step{trainer.global_step:06d}.png"
+            )
             log_artifact(trainer, path, "grids")

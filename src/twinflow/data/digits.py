@@ -54,7 +54,10 @@ class DigitImages:
 
 
 def load_mnist5k(split: str = "all", path: Path | None = None) -> DigitImages:
-    """Load the bundled digits; ``split`` is ``all``, ``train`` (400/digit) or ``heldout`` (100/digit)."""
+    """Load the bundled digits.
+
+    ``split``: ``all``, ``train`` (400 per digit) or ``heldout`` (100 per digit).
+    """
     if split not in ("all", "train", "heldout"):
         raise ValueError(f"split={split!r}: use 'all', 'train' or 'heldout'")
     path = path or mnist5k_path()

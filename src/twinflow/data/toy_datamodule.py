@@ -17,7 +17,9 @@ from twinflow.data.stream import StepBatchStream
 from twinflow.networks.analytic import GaussianMixtureVelocity
 
 
-def ring_mixture(modes: int = 8, radius: float = 2.0, sigma: float = 0.15) -> GaussianMixtureVelocity:
+def ring_mixture(
+    modes: int = 8, radius: float = 2.0, sigma: float = 0.15
+) -> GaussianMixtureVelocity:
     angles = torch.arange(modes) * 2 * math.pi / modes
     means = radius * torch.stack([angles.cos(), angles.sin()], dim=1)
     return GaussianMixtureVelocity(means, torch.full((modes,), sigma))
@@ -58,4 +60,6 @@ class GaussianMixtureDataModule(L.LightningDataModule):
         return DataLoader(stream, batch_size=None)
 
     def val_dataloader(self) -> DataLoader:
-        return DataLoader([Batch(x=self.val_points[i : i + 500]) for i in range(0, 2_000, 500)], batch_size=None)
+        return DataLoader(
+            [Batch(x=self.val_points[i : i + 500]) for i in range(0, 2_000, 500)], batch_size=None
+        )

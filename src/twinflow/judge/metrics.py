@@ -58,7 +58,9 @@ class DigitScores:
 class DigitJudge:
     """Scores ``(N, 28, 28[, 1])`` uint8 digits against prompted labels."""
 
-    def __init__(self, classifier: DigitClassifier | None = None, cache_dir: str | None = None) -> None:
+    def __init__(
+        self, classifier: DigitClassifier | None = None, cache_dir: str | None = None
+    ) -> None:
         self.classifier = classifier or load_or_train_classifier(cache_dir)
         real = load_mnist5k("heldout")
         self.real_features = self.features(real.images)

@@ -46,9 +46,7 @@ class Conditioning:
 
     def index(self, idx: Tensor | slice) -> Conditioning:
         """Rows ``idx`` of every field."""
-        return Conditioning(
-            self.embeds[idx], None if self.mask is None else self.mask[idx]
-        )
+        return Conditioning(self.embeds[idx], None if self.mask is None else self.mask[idx])
 
     def to(self, *args, **kwargs) -> Conditioning:
         return replace(

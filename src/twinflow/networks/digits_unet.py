@@ -1,7 +1,6 @@
-"""A small conditional U-Net for 28x28 (or 32x32) single-channel digits, built for CPU speed.
+"""A small conditional U-Net for single-channel digits, built for CPU speed.
 
-Layout: 28x28 -> 14x14 -> 7x7 with residual blocks; the 7x7 bottleneck has one self-attention
-layer.  Time ``(t, r)`` and the pooled text embedding are summed into one ``(B, E)`` vector that
+Time ``(t, r)`` and the pooled text embedding are summed into one ``(B, E)`` vector that
 modulates every block (scale and shift).  The output layer starts at zero, so a fresh network
 predicts zero velocity.
 """
@@ -16,7 +15,10 @@ from twinflow.networks.time_embedding import TwoTimeEmbedding
 
 
 class ResBlock(nn.Module):
-    """GroupNorm-SiLU-conv twice with a FiLM from the embedding: ``(B, C_in, H, W) -> (B, C_out, H, W)``."""
+    """Norm-SiLU-conv twice with a FiLM from the embedding.
+
+    ``(B, C_in, H, W) -> (B, C_out, H, W)``.
+    """
 
     def __init__(self, c_in: int, c_out: int, emb_dim: int) -> None:
         super().__init__()
@@ -53,41 +55,59 @@ class SelfAttention(nn.Module):
 
 
 class DigitsUNet(nn.Module):
-    """``F(x_t, t, r, cond)`` for ``(B, C, H, W)`` images with ``H, W`` divisible by 4.
+    """``F(x_t, t, r, cond)`` for ``(B, C, H, W)`` images.
+
+    The input is first folded into ``patch x patch`` pixel blocks (``pixel_unshuffle``), which
+    cuts the cost of the full-resolution layers by ``patch^2`` for a small loss of detail;
+    then one residual block per level, stride-2 downsampling between levels, one
+    self-attention layer at the bottleneck, and the mirror path up with skip connections.
+    ``H / patch`` must be divisible by ``2^(len(widths) - 1)``.
 
     Args:
         in_channels: image channels.
-        channels: base width; the three levels use ``(1, 2, 2) * channels``.
+        widths: channels per level, e.g. ``(64, 128)`` (14x14 and 7x7 for 28x28 with patch 2).
+        patch: pixel-block size of the input folding (1 = none).
         cond_dim: dimension of the pooled text embedding (384 for all-MiniLM-L6-v2), or 0
             for an unconditional model.
         emb_dim: width of the time + condition embedding.
     """
 
     def __init__(
-        self, in_channels: int = 1, channels: int = 32, cond_dim: int = 384, emb_dim: int = 128
+        self,
+        in_channels: int = 1,
+        widths: tuple[int, ...] = (64, 128),
+        patch: int = 2,
+        cond_dim: int = 384,
+        emb_dim: int = 128,
     ) -> None:
         super().__init__()
-        c1, c2, c3 = channels, 2 * channels, 2 * channels
+        if not widths or patch < 1:
+            raise ValueError(
+                f"DigitsUNet needs at least one level and patch >= 1, got {widths}, {patch}"
+            )
+        self.patch = patch
+        folded = in_channels * patch * patch
         self.time = TwoTimeEmbedding(emb_dim)
         self.cond = (
             nn.Sequential(nn.Linear(cond_dim, emb_dim), nn.SiLU(), nn.Linear(emb_dim, emb_dim))
             if cond_dim
             else None
         )
-        self.stem = nn.Conv2d(in_channels, c1, 3, padding=1)
-        self.down1 = ResBlock(c1, c1, emb_dim)
-        self.pool1 = nn.Conv2d(c1, c2, 3, stride=2, padding=1)
-        self.down2 = ResBlock(c2, c2, emb_dim)
-        self.pool2 = nn.Conv2d(c2, c3, 3, stride=2, padding=1)
-        self.mid1 = ResBlock(c3, c3, emb_dim)
-        self.attn = SelfAttention(c3)
-        self.mid2 = ResBlock(c3, c3, emb_dim)
-        self.up2 = nn.ConvTranspose2d(c3, c2, 4, stride=2, padding=1)
-        self.dec2 = ResBlock(2 * c2, c2, emb_dim)
-        self.up1 = nn.ConvTranspose2d(c2, c1, 4, stride=2, padding=1)
-        self.dec1 = ResBlock(2 * c1, c1, emb_dim)
-        self.out_norm = nn.GroupNorm(8, c1)
-        self.out = nn.Conv2d(c1, in_channels, 3, padding=1)
+        self.stem = nn.Conv2d(folded, widths[0], 3, padding=1)
+        self.down = nn.ModuleList(ResBlock(w, w, emb_dim) for w in widths[:-1])
+        self.pool = nn.ModuleList(
+            nn.Conv2d(a, b, 3, stride=2, padding=1) for a, b in zip(widths[:-1], widths[1:])
+        )
+        self.mid1 = ResBlock(widths[-1], widths[-1], emb_dim)
+        self.attn = SelfAttention(widths[-1])
+        self.mid2 = ResBlock(widths[-1], widths[-1], emb_dim)
+        self.up = nn.ModuleList(
+            nn.ConvTranspose2d(b, a, 4, stride=2, padding=1)
+            for a, b in zip(widths[:-1], widths[1:])
+        )
+        self.dec = nn.ModuleList(ResBlock(2 * w, w, emb_dim) for w in widths[:-1])
+        self.out_norm = nn.GroupNorm(8, widths[0])
+        self.out = nn.Conv2d(widths[0], folded, 3, padding=1)
         nn.init.zeros_(self.out.weight)
         nn.init.zeros_(self.out.bias)
 
@@ -100,9 +120,14 @@ class DigitsUNet(nn.Module):
                 raise ValueError("DigitsUNet was built with cond_dim > 0 but got cond=None")
             emb = emb + self.cond(cond.embeds.to(emb.dtype))
         emb = nn.functional.silu(emb)
-        h1 = self.down1(self.stem(x_t), emb)
-        h2 = self.down2(self.pool1(h1), emb)
-        h = self.mid2(self.attn(self.mid1(self.pool2(h2), emb)), emb)
-        h = self.dec2(torch.cat([self.up2(h), h2], dim=1), emb)
-        h = self.dec1(torch.cat([self.up1(h), h1], dim=1), emb)
-        return self.out(nn.functional.silu(self.out_norm(h)))
+        h = self.stem(nn.functional.pixel_unshuffle(x_t, self.patch) if self.patch > 1 else x_t)
+        skips = []
+        for block, pool in zip(self.down, self.pool):
+            h = block(h, emb)
+            skips.append(h)
+            h = pool(h)
+        h = self.mid2(self.attn(self.mid1(h, emb)), emb)
+        for up, block in zip(reversed(self.up), reversed(self.dec)):
+            h = block(torch.cat([up(h), skips.pop()], dim=1), emb)
+        h = self.out(nn.functional.silu(self.out_norm(h)))
+        return nn.functional.pixel_shuffle(h, self.patch) if self.patch > 1 else h

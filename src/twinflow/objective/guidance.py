@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
-from twinflow.networks.contract import Conditioning, VelocityNetwork, expand_time
+from twinflow.networks.contract import Conditioning, VelocityNetwork
 
 
 @dataclass(frozen=True)
@@ -25,7 +25,9 @@ class GuidedVelocity:
     def __post_init__(self) -> None:
         lo, hi = self.t_range
         if not 0 <= lo <= hi <= 1:
-            raise ValueError(f"GuidedVelocity.t_range must satisfy 0 <= lo <= hi <= 1, got {self.t_range}")
+            raise ValueError(
+                f"GuidedVelocity.t_range must satisfy 0 <= lo <= hi <= 1, got {self.t_range}"
+            )
 
     @torch.no_grad()
     def __call__(
@@ -59,4 +61,3 @@ class GuidedVelocity:
         out = v.clone()
         out[idx] = v[idx] + self.ratio * (f_cond - f_null)
         return out
-

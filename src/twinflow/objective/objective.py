@@ -44,7 +44,12 @@ class LossTerms:
     counts: dict[str, int] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, Tensor]:
-        return {"loss": self.loss, "L_base": self.base, "L_adv": self.adv, "L_rectify": self.rectify}
+        return {
+            "loss": self.loss,
+            "L_base": self.base,
+            "L_adv": self.adv,
+            "L_rectify": self.rectify,
+        }
 
 
 def time_weight(t: Tensor, r: Tensor) -> Tensor:
@@ -151,11 +156,20 @@ class TwinFlowObjective:
         base_loss = zero
         if adv.start:
             v_base = self.guidance(
-                target_net, x_in[base], t[base], v[base], index_cond(cond, base),
+                target_net,
+                x_in[base],
+                t[base],
+                v[base],
+                index_cond(cond, base),
                 index_cond(null_rows, base),
             )
             target = self.rcgm(
-                target_net, x_in[base], t[base], r[base], v_base, f_theta[base],
+                target_net,
+                x_in[base],
+                t[base],
+                r[base],
+                v_base,
+                f_theta[base],
                 index_cond(cond, base),
             )
             rows = self.metric(f_theta[base], target)
@@ -176,7 +190,9 @@ class TwinFlowObjective:
             target = self.rectify(net, z[e2e], f_theta[e2e], index_cond(cond, e2e))
             rect_loss = self.metric(f_theta[e2e], target).mean()
             loss = loss + self.rectify_weight * rect_loss
-        return LossTerms(loss, base_loss.detach(), adv_loss.detach(), rect_loss.detach(), times.counts)
+        return LossTerms(
+            loss, base_loss.detach(), adv_loss.detach(), rect_loss.detach(), times.counts
+        )
 
 
 __all__ = ["LossTerms", "TwinFlowObjective", "time_weight"]

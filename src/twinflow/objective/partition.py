@@ -57,9 +57,7 @@ class BatchPartition:
     def __post_init__(self) -> None:
         shares = self.shares
         if any(v < 0 for v in shares.values()) or sum(shares.values()) <= 0:
-            raise ValueError(
-                f"BatchPartition shares must be >= 0 and not all zero, got {shares}"
-            )
+            raise ValueError(f"BatchPartition shares must be >= 0 and not all zero, got {shares}")
         if not 0 <= self.mul_window <= 1:
             raise ValueError(f"BatchPartition.mul_window must be in [0, 1], got {self.mul_window}")
 
@@ -77,7 +75,9 @@ class BatchPartition:
             counts[g] += 1
         return counts
 
-    def sample(self, batch: int, sampler: TimeSampler, device: torch.device | str) -> PartitionedTimes:
+    def sample(
+        self, batch: int, sampler: TimeSampler, device: torch.device | str
+    ) -> PartitionedTimes:
         counts = self.counts(batch)
         ts, rs = [], []
         n = counts["e2e"]

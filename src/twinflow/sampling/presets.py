@@ -15,8 +15,10 @@ from twinflow.sampling.time_grid import TimeGrid
 STYLES = ("few", "any", "mul")
 
 
-def sampler_for(nfe: int, style: str | None = None, stochastic_ratio: float | None = None) -> AnyStepSampler:
-    """The default :class:`AnyStepSampler` for ``nfe`` network calls (optionally forcing a style)."""
+def sampler_for(
+    nfe: int, style: str | None = None, stochastic_ratio: float | None = None
+) -> AnyStepSampler:
+    """The default :class:`AnyStepSampler` for ``nfe`` network calls (or a forced style)."""
     if nfe < 1:
         raise ValueError(f"nfe must be >= 1, got {nfe}")
     if style is None:

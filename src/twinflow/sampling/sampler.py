@@ -8,8 +8,9 @@ At each grid step ``t -> t_next`` the network predicts ``F(x, t, r)`` with targe
 
 with stochastic ratio ``s`` (fresh noise ``eps``).  ``order = 2`` adds a Heun correction
 (``few`` and ``mul``): ``F`` is replaced by the mean of ``F`` at ``(x, t)`` and at the
-deterministic proposal ``(x_det, t_next)``; the last step stays first order.
-Exactly one network call per NFE: ``nfe = steps`` (order 1) or ``2 * steps - 1`` (order 2).
+deterministic proposal ``(x_det, t_next)`` (also on the last step: evaluating at ``t = 0``
+involves no division).  Exactly one network call per NFE: ``nfe = steps`` (order 1) or
+``2 * steps`` (order 2).
 """
 
 from __future__ import annotations
@@ -51,7 +52,7 @@ class AnyStepSampler:
 
     @property
     def nfe(self) -> int:
-        return self.steps if self.order == 1 else 2 * self.steps - 1
+        return self.steps * self.order
 
     def target_time(self, t: float, t_next: float) -> float:
         return {"few": 0.0, "any": t_next, "mul": t}[self.style]
@@ -78,7 +79,7 @@ class AnyStepSampler:
             t, t_next = grid[k], grid[k + 1]
             tk = torch.full((batch,), t, device=x.device)
             velocity = call(x, t, self.target_time(t, t_next))
-            if self.order == 2 and t_next > 0:
+            if self.order == 2:
                 proposal = estimates(x, tk, velocity).at(t_next)
                 r2 = 0.0 if self.style == "few" else t_next
                 velocity = 0.5 * (velocity + call(proposal, t_next, r2))
@@ -88,6 +89,8 @@ class AnyStepSampler:
                 where = generator.device if generator is not None else x.device
                 eps = torch.randn(x.shape, generator=generator, device=where, dtype=x.dtype)
                 eps = eps.to(x.device)
-                z_part = (1 - self.stochastic_ratio) ** 0.5 * est.z_hat + self.stochastic_ratio**0.5 * eps
+                z_part = (
+                    1 - self.stochastic_ratio
+                ) ** 0.5 * est.z_hat + self.stochastic_ratio**0.5 * eps
             x = (1 - t_next) * est.x_hat + t_next * z_part
         return x

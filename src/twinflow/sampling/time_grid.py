@@ -39,7 +39,11 @@ class TimeGrid:
             raise ValueError(f"need at least one sampling step, got {steps}")
         g0, g1 = self.gaps
         points = steps if g1 > 0 else steps + 1
-        u = torch.linspace(0, 1, points, dtype=torch.float64) if points > 1 else torch.zeros(1, dtype=torch.float64)
+        u = (
+            torch.linspace(0, 1, points, dtype=torch.float64)
+            if points > 1
+            else torch.zeros(1, dtype=torch.float64)
+        )
         if self.warp is not None:
             u = kumaraswamy(u, *self.warp)
         t = (1 - g0) - (1 - g0 - g1) * u
