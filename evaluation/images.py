@@ -44,9 +44,27 @@ def load_rgb(path: Path) -> np.ndarray:
         return np.asarray(img.convert("RGB"), dtype=np.uint8).copy()
 
 
+def load_grey(path: Path) -> np.ndarray:
+    """Read an image file as uint8 grey, shape (H, W, 1) (RGB converted with PIL's "L")."""
+    if not path.is_file():
+        raise BenchmarkInputError(f"image {path} does not exist; generate it first")
+    with Image.open(path) as img:
+        return np.asarray(img.convert("L"), dtype=np.uint8)[..., None].copy()
+
+
 def to_rgb(image: np.ndarray) -> np.ndarray:
     """(H, W, 1|3) uint8 -> (H, W, 3) uint8; grey images are repeated over channels."""
     return np.repeat(image, 3, axis=-1) if image.shape[-1] == 1 else image
+
+
+def to_grey(images: np.ndarray) -> np.ndarray:
+    """(..., 1|3) uint8 -> (..., 1) uint8; RGB uses ITU-R 601 luma in PIL's fixed-point form
+    (the same values as `Image.convert("L")`), so in-memory and on-disk paths agree."""
+    if images.shape[-1] == 1:
+        return images
+    weights = np.array([19595, 38470, 7471], dtype=np.uint32)
+    luma = ((images.astype(np.uint32) * weights).sum(axis=-1) + 0x8000) >> 16
+    return luma.astype(np.uint8)[..., None]
 
 
 def make_grid_2x2(tiles: np.ndarray) -> np.ndarray:

@@ -150,3 +150,57 @@ def tiny_blip_vqa_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def tiny_blip_captioner_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A random-init BLIP image-text-to-text model + processor (a stand-in local VLM)."""
     return _tiny_blip(tmp_path_factory.mktemp("tiny_blip_cap"), "BlipForConditionalGeneration")
+
+
+# ---- TwinFlow models and the digit judge ----------------------------------------------------
+# tests/conftest.py points $TWINFLOW_CACHE at a per-session folder, so the digit judge trains
+# once per session (in the `digit_judge` fixture; ~15 s on 2 idle cores) and is reused after.
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def tiny_digits_config() -> dict:
+    """The model section of experiments/digits_fm.yaml, shrunk for CPU tests: 16/32-channel
+    levels, no EMA, no condition dropout (so a few hundred steps learn the prompts)."""
+    import yaml
+
+    model = yaml.safe_load((REPO / "experiments" / "digits_fm.yaml").read_text())["model"]
+    objective = yaml.safe_load((REPO / "configs" / "objective" / "flow_matching.yaml").read_text())
+    objective["init_args"]["cond_dropout"] = 0.0
+    args = model["network"]["init_args"]
+    if "widths" in args:
+        args["widths"] = [16, 32][: len(args["widths"])]
+    if "channels" in args:
+        args["channels"] = 16
+    args["emb_dim"] = 64
+    model.update(objective=objective, ema_decay=None, seed=0)
+    model.pop("optimizer", None)
+    return model
+
+
+def build_tiny_module():
+    """The tiny digits model, untrained (its output layer starts at zero: zero velocity)."""
+    import yaml
+
+    from twinflow.export import build_module
+
+    config = tiny_digits_config()
+    module = build_module(config)
+    module.configure_model()
+    module.model_config = yaml.safe_dump(config, sort_keys=False)
+    return module
+
+
+@pytest.fixture(scope="session")
+def digit_judge():
+    from twinflow.judge import DigitJudge
+
+    return DigitJudge()
+
+
+@pytest.fixture(scope="session")
+def untrained_export(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """An export folder (model.yaml + model.safetensors) of the untrained tiny model."""
+    from twinflow.export import export_module
+
+    return export_module(build_tiny_module(), tmp_path_factory.mktemp("untrained") / "export")
