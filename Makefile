@@ -8,7 +8,7 @@ MODEL ?=
 BENCH ?= digits
 NFE ?= 1,2,4
 RUN ?= runs/demo
-BENCHMARKS ?= ../shared/benchmarks
+BENCHMARKS ?= $(or $(TWINFLOW_BENCHMARKS),../shared/benchmarks)
 
 .DEFAULT_GOAL := help
 .PHONY: help setup demo test test-slow lint toy compare eval fetch-benchmarks mlflow-ui clean
@@ -47,7 +47,7 @@ compare: setup ## Same budget, same pretrained model: RCGM and flow matching (ne
 
 eval: setup ## Benchmarks for a model: make eval MODEL=<ckpt or export dir> [BENCH=digits,geneval,dpg,wise,diversity] [NFE=1,2,4]
 	@test -n "$(MODEL)" || { echo "error: give MODEL=<checkpoint .ckpt or export folder>"; exit 2; }
-	$(PY) -m evaluation.run --model $(MODEL) --bench $(BENCH) --nfe $(NFE) $(EVAL_ARGS)
+	$(PY) -m evaluation.run --model $(MODEL) --bench $(BENCH) --nfe $(NFE) $(if $(OUT),--out $(OUT)) $(EVAL_ARGS)
 
 fetch-benchmarks: setup ## Download the benchmark prompt files at pinned commits (needs internet)
 	$(PY) -m evaluation.fetch --dest $(BENCHMARKS)

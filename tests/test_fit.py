@@ -84,7 +84,7 @@ def tiny_digits_config(root: Path) -> Path:
     cfg["model"]["network"]["init_args"]["widths"] = [16, 32]
     cfg["model"]["objective"] = str(ROOT / "configs/objective/twinflow.yaml")
     cfg["model"]["objective"] = yaml.safe_load(Path(cfg["model"]["objective"]).read_text())
-    cfg["data"]["init_args"]["batch_size"] = 16
+    cfg["data"]["init_args"].update(batch_size=16, predict_per_digit=2, predict_nfe=2)
     path = root / "tiny.yaml"
     root.mkdir(parents=True, exist_ok=True)
     path.write_text(yaml.safe_dump(cfg))
@@ -134,3 +134,15 @@ def test_digits_fit_grids_export_and_sample_command(tmp_path):
     assert bad.returncode != 0 and bad.stderr.strip().splitlines()[-1].startswith(
         "error: checkpoint not found"
     )
+
+
+def test_validate_test_and_predict_subcommands(tmp_path):
+    config = tiny_digits_config(tmp_path)
+    run_cli("fit", "--config", str(config))
+    for sub in ("validate", "test"):
+        cli = run_cli(sub, "--config", str(config), "--model.init_from", str(tmp_path / "export"))
+        assert any(k.startswith(f"{'val' if sub == 'validate' else 'test'}/L_base")
+                   for k in cli.trainer.callback_metrics)
+    run_cli("predict", "--config", str(config), "--model.init_from", str(tmp_path / "export"))
+    out = np.load(tmp_path / "predict" / "samples.npz")
+    assert out["images"].shape == (20, 28, 28, 1) and list(out["labels"][:3]) == [0, 0, 1]

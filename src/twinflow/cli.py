@@ -18,6 +18,11 @@ from lightning.pytorch.cli import LightningArgumentParser, LightningCLI, SaveCon
 from twinflow.module import TwinFlowModule
 
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+# Known-harmless notices: the frozen EMA copy is in eval mode on purpose; the pytree one is
+# Lightning's own; the args one fires when `demo` calls the CLI in-process.
+warnings.filterwarnings("ignore", message=r".*module\(s\) in eval mode.*")
+warnings.filterwarnings("ignore", message=r".*isinstance\(treespec, LeafSpec\).*")
+warnings.filterwarnings("ignore", message=r".*LightningCLI's args parameter is intended.*")
 
 
 _BOILERPLATE = (
@@ -140,8 +145,6 @@ def main(argv: list[str] | None = None) -> None:
 
         demo_main(argv[1:])
         return
-    warnings.filterwarnings("ignore", message=r".*module\(s\) in eval mode.*")
-    warnings.filterwarnings("ignore", message=r".*isinstance\(treespec, LeafSpec\).*")
     TwinFlowCLI(args=None if from_sys else argv)
 
 

@@ -20,10 +20,14 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
-    p = argparse.ArgumentParser(prog="twinflow demo", description=__doc__)
+    p = argparse.ArgumentParser(
+        prog="twinflow demo", description=__doc__,
+        epilog="Other --key value options override the phase-2 config (LightningCLI syntax).",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     p.add_argument("--run-dir", type=Path, default=Path("runs/demo"))
-    p.add_argument("--fm-steps", type=int, default=700, help="flow-matching (phase 1) steps")
-    p.add_argument("--steps", type=int, default=700, help="fine-tuning (phase 2) steps")
+    p.add_argument("--fm-steps", type=int, default=1200, help="flow-matching (phase 1) steps")
+    p.add_argument("--steps", type=int, default=2000, help="fine-tuning (phase 2) steps")
     p.add_argument(
         "--objective",
         default="twinflow",
@@ -42,7 +46,11 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         help="candidate NFEs for the original model's best multi-step score",
     )
     p.add_argument("--experiments", type=Path, default=ROOT / "experiments")
-    return p.parse_args(argv)
+    args, extra = p.parse_known_args(argv)
+    if any(not a.startswith("--") for a in extra[::2]):
+        p.error(f"unrecognized arguments: {' '.join(extra)}")
+    args.overrides = extra  # passed to phase 2, e.g. --model.optimizer.init_args.lr 1e-3
+    return args
 
 
 def fit(config: Path, run_dir: Path, steps: int, extra: list[str]) -> Path:
@@ -97,6 +105,7 @@ def main(argv: list[str]) -> None:
             str(objective),
             "--trainer.logger.init_args.run_name",
             f"digits_{args.objective}",
+            *args.overrides,
         ],
     )
     phase2 = time.time() - started - phase1

@@ -42,6 +42,8 @@ class TwinFlowModule(L.LightningModule):
         seed: per-step noise seed; step ``k`` on rank ``i`` reseeds with ``(seed, k, i)``, which
             makes resumed runs bit-identical to uninterrupted ones on CPU.
         sample_batch_size: batch size when generating.
+        lr_warmdown: decay the learning rate linearly to 0 over this final share of
+            ``trainer.max_steps`` (0 = constant; overrides follow ``--trainer.max_steps``).
     """
 
     def __init__(
@@ -56,8 +58,13 @@ class TwinFlowModule(L.LightningModule):
         init_from: str | None = None,
         seed: int = 0,
         sample_batch_size: int = 250,
+        lr_warmdown: float = 0.0,
     ) -> None:
         super().__init__()
+        if not 0 <= lr_warmdown <= 1:
+            raise ValueError(f"model.lr_warmdown must be in [0, 1], got {lr_warmdown}")
+        if lr_warmdown and lr_scheduler is not None:
+            raise ValueError("give model.lr_warmdown or model.lr_scheduler, not both")
         if ema_decay is not None and not 0 < ema_decay < 1:
             raise ValueError(f"model.ema_decay must be in (0, 1) or null, got {ema_decay}")
         self.build_network = network
@@ -67,6 +74,7 @@ class TwinFlowModule(L.LightningModule):
         self.codec = codec or PixelCodec()
         self.conditioner = conditioner
         self.seed, self.sample_batch_size = seed, sample_batch_size
+        self.lr_warmdown = lr_warmdown
         self.network: nn.Module | None = None
         self.ema: EMA | None = None
         self.skipped_steps = 0
@@ -91,13 +99,22 @@ class TwinFlowModule(L.LightningModule):
 
     def configure_optimizers(self):
         optimizer = self.optimizer_factory(self.network.parameters())
-        if self.scheduler_factory is None:
+        if self.lr_warmdown:
+            scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, self._warmdown_factor)
+        elif self.scheduler_factory is None:
             return optimizer
-        scheduler = self.scheduler_factory(optimizer)
+        else:
+            scheduler = self.scheduler_factory(optimizer)
         return {
             "optimizer": optimizer,
             "lr_scheduler": {"scheduler": scheduler, "interval": "step"},
         }
+
+    def _warmdown_factor(self, step: int) -> float:
+        """1 until the last ``lr_warmdown`` share of ``trainer.max_steps``, then linear to 0."""
+        total = self.trainer.max_steps
+        start = total * (1 - self.lr_warmdown)
+        return 1.0 if step < start else max(0.0, (total - step) / max(total - start, 1))
 
     @property
     def sampling_network(self) -> nn.Module:

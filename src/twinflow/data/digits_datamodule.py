@@ -12,7 +12,7 @@ import torch
 from torch.utils.data import DataLoader
 
 from twinflow.data.batch import Batch
-from twinflow.data.digits import PROMPT_TEMPLATES, all_prompts, load_mnist5k
+from twinflow.data.digits import PROMPT_TEMPLATES, all_prompts, digit_prompt, load_mnist5k
 from twinflow.data.stream import StepBatchStream
 from twinflow.data.text_encoder import MiniLMConditioner
 from twinflow.networks.contract import Conditioning
@@ -36,6 +36,8 @@ class DigitsDataModule(L.LightningDataModule):
         seed: data order and template seed.
         text_encoder_path: local sentence-transformers folder (default: bundled MiniLM).
         cache_dir: where text embeddings are cached (default ``$TWINFLOW_CACHE``).
+        predict_per_digit, predict_nfe, predict_seed: what ``lightning predict`` generates
+            (``predict_per_digit`` prompts per digit, cycling the templates).
     """
 
     def __init__(
@@ -46,8 +48,15 @@ class DigitsDataModule(L.LightningDataModule):
         seed: int = 0,
         text_encoder_path: str | None = None,
         cache_dir: str | None = None,
+        predict_per_digit: int = 10,
+        predict_nfe: int = 1,
+        predict_seed: int = 0,
     ) -> None:
         super().__init__()
+        if predict_per_digit < 1 or predict_nfe < 1:
+            raise ValueError("data.predict_per_digit and data.predict_nfe must be >= 1")
+        self.predict_per_digit, self.predict_nfe = predict_per_digit, predict_nfe
+        self.predict_seed = predict_seed
         if batch_size < 1 or val_batch_size < 1:
             raise ValueError("data.batch_size and data.val_batch_size must be >= 1")
         if split not in ("all", "train"):
@@ -100,3 +109,13 @@ class DigitsDataModule(L.LightningDataModule):
             for i in range(0, n, self.val_batch_size)
         ]
         return DataLoader(batches, batch_size=None)
+
+    def test_dataloader(self) -> DataLoader:
+        return self.val_dataloader()
+
+    def predict_dataloader(self) -> DataLoader:
+        """One batch of ``{"prompts", "labels", "nfe", "seed"}`` for ``predict_step``."""
+        labels = [d for d in range(10) for _ in range(self.predict_per_digit)]
+        prompts = [digit_prompt(d, k) for d in range(10) for k in range(self.predict_per_digit)]
+        batch = {"prompts": prompts, "labels": labels, "nfe": self.predict_nfe, "seed": self.predict_seed}
+        return DataLoader([batch], batch_size=None)

@@ -60,6 +60,8 @@ class GaussianMixtureDataModule(L.LightningDataModule):
         return DataLoader(stream, batch_size=None)
 
     def val_dataloader(self) -> DataLoader:
-        return DataLoader(
-            [Batch(x=self.val_points[i : i + 500]) for i in range(0, 2_000, 500)], batch_size=None
-        )
+        batches = [Batch(x=self.val_points[i : i + 500]) for i in range(0, 2_000, 500)]
+        return DataLoader(batches, batch_size=None)
+
+    def test_dataloader(self) -> DataLoader:
+        return self.val_dataloader()
