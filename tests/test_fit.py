@@ -78,12 +78,14 @@ def tiny_digits_config(root: Path) -> Path:
             {
                 "class_path": "twinflow.callbacks.sample_grids.SampleGrids",
                 "init_args": {"nfes": [1, 2], "multi_step_nfe": 4, "per_prompt": 2},
-            }
+            },
+            {"class_path": "twinflow.callbacks.samples_writer.SamplesWriter"},
         ],
     )
     cfg["model"]["network"]["init_args"]["widths"] = [16, 32]
-    cfg["model"]["objective"] = str(ROOT / "configs/objective/twinflow.yaml")
-    cfg["model"]["objective"] = yaml.safe_load(Path(cfg["model"]["objective"]).read_text())
+    cfg["model"]["objective"] = yaml.safe_load(
+        (ROOT / "configs/objective/twinflow.yaml").read_text()
+    )
     cfg["data"]["init_args"].update(batch_size=16, predict_per_digit=2, predict_nfe=2)
     path = root / "tiny.yaml"
     root.mkdir(parents=True, exist_ok=True)
@@ -141,8 +143,10 @@ def test_validate_test_and_predict_subcommands(tmp_path):
     run_cli("fit", "--config", str(config))
     for sub in ("validate", "test"):
         cli = run_cli(sub, "--config", str(config), "--model.init_from", str(tmp_path / "export"))
-        assert any(k.startswith(f"{'val' if sub == 'validate' else 'test'}/L_base")
-                   for k in cli.trainer.callback_metrics)
+        assert any(
+            k.startswith(f"{'val' if sub == 'validate' else 'test'}/L_base")
+            for k in cli.trainer.callback_metrics
+        )
     run_cli("predict", "--config", str(config), "--model.init_from", str(tmp_path / "export"))
     out = np.load(tmp_path / "predict" / "samples.npz")
     assert out["images"].shape == (20, 28, 28, 1) and list(out["labels"][:3]) == [0, 0, 1]

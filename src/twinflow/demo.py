@@ -5,6 +5,10 @@
 3. samples (100 per digit) at 1 / 2 / 4 NFE of the final model and of the original model at
    its best multi-step NFE, scored by the digit judge; a summary table is printed and written
    to ``<run>/summary.md`` and ``<run>/summary.json``.
+
+With ``--objective rcgm`` or ``flow_matching`` (ablations, usually with ``--pretrained``) the
+sample files and the summary go to ``<run>/<objective>/`` instead, so they never replace the
+TwinFlow results in ``<run>/``.
 """
 
 from __future__ import annotations
@@ -21,7 +25,8 @@ ROOT = Path(__file__).resolve().parents[2]
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
     p = argparse.ArgumentParser(
-        prog="twinflow demo", description=__doc__,
+        prog="twinflow demo",
+        description=__doc__,
         epilog="Other --key value options override the phase-2 config (LightningCLI syntax).",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -110,16 +115,17 @@ def main(argv: list[str]) -> None:
     )
     phase2 = time.time() - started - phase1
     print("== evaluation: 1 / 2 / 4 NFE and the original model at multi-step")
-    summary = evaluate_run(final, pretrained, run, args.per_digit, args.multi_nfes)
+    out = run if args.objective == "twinflow" else run / args.objective
+    summary = evaluate_run(final, pretrained, out, args.per_digit, args.multi_nfes)
     summary["timing_s"] = {
         "phase1": round(phase1),
         "phase2": round(phase2),
         "total": round(time.time() - started),
     }
     summary["objective"] = args.objective
-    (run / "summary.json").write_text(json.dumps(summary, indent=2))
+    (out / "summary.json").write_text(json.dumps(summary, indent=2))
     table = format_table(summary)
-    (run / "summary.md").write_text(table + "\n")
+    (out / "summary.md").write_text(table + "\n")
     print(table)
     print(
         f"run folder: {run}  (MLflow: mlflow ui --backend-store-uri "

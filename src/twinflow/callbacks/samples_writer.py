@@ -23,7 +23,9 @@ class SamplesWriter(BasePredictionWriter):
         self.out_dir = out_dir
 
     def write_on_epoch_end(self, trainer: L.Trainer, pl_module, predictions, batch_indices) -> None:
-        batches = predictions[0] if predictions and isinstance(predictions[0], list) else predictions
+        batches = (
+            predictions[0] if predictions and isinstance(predictions[0], list) else predictions
+        )
         loader = trainer.predict_dataloaders
         loader = loader[0] if isinstance(loader, list) else loader
         meta = list(loader)

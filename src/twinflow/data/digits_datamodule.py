@@ -117,5 +117,10 @@ class DigitsDataModule(L.LightningDataModule):
         """One batch of ``{"prompts", "labels", "nfe", "seed"}`` for ``predict_step``."""
         labels = [d for d in range(10) for _ in range(self.predict_per_digit)]
         prompts = [digit_prompt(d, k) for d in range(10) for k in range(self.predict_per_digit)]
-        batch = {"prompts": prompts, "labels": labels, "nfe": self.predict_nfe, "seed": self.predict_seed}
+        batch = {
+            "prompts": prompts,
+            "labels": labels,
+            "nfe": self.predict_nfe,
+            "seed": self.predict_seed,
+        }
         return DataLoader([batch], batch_size=None)
