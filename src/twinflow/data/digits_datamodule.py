@@ -13,7 +13,7 @@ from torch.utils.data import DataLoader
 
 from twinflow.data.batch import Batch
 from twinflow.data.digits import PROMPT_TEMPLATES, all_prompts, digit_prompt, load_mnist5k
-from twinflow.data.stream import StepBatchStream
+from twinflow.data.stream import resumable_loader
 from twinflow.data.text_encoder import MiniLMConditioner
 from twinflow.networks.contract import Conditioning
 
@@ -89,14 +89,9 @@ class DigitsDataModule(L.LightningDataModule):
         return self._batch(self.train_x[idx], self.train_y[idx], templates)
 
     def train_dataloader(self) -> DataLoader:
-        trainer = self.trainer
-        start = trainer.global_step if trainer is not None else 0
-        rank = trainer.global_rank if trainer is not None else 0
-        world = trainer.world_size if trainer is not None else 1
-        stream = StepBatchStream(
-            len(self.train_y), self.batch_size, self._train_batch, self.seed, start, rank, world
+        return resumable_loader(
+            self.trainer, len(self.train_y), self.batch_size, self._train_batch, self.seed
         )
-        return DataLoader(stream, batch_size=None)
 
     def val_dataloader(self) -> DataLoader:
         n = len(self.val_y)

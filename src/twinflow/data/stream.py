@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import torch
-from torch.utils.data import IterableDataset
+from torch.utils.data import DataLoader, IterableDataset
 
 
 class StepBatchStream(IterableDataset):
@@ -60,3 +60,22 @@ class StepBatchStream(IterableDataset):
             g = torch.Generator().manual_seed(self.seed * 7_919 + step * 104_729 + self.rank)
             yield self.make_batch(self.indices(step), g)
             step += 1
+
+
+def resumable_loader(
+    trainer: Any,
+    size: int,
+    batch_size: int,
+    make_batch: Callable[[torch.Tensor, torch.Generator], Any],
+    seed: int = 0,
+) -> DataLoader:
+    """A loader over :class:`StepBatchStream` that starts at the trainer's global step.
+
+    Lightning restores ``global_step`` from a checkpoint before it asks for the train
+    loader, so a resumed run continues with exactly the next batch.
+    """
+    start = trainer.global_step if trainer is not None else 0
+    rank = trainer.global_rank if trainer is not None else 0
+    world = trainer.world_size if trainer is not None else 1
+    stream = StepBatchStream(size, batch_size, make_batch, seed, start, rank, world)
+    return DataLoader(stream, batch_size=None)

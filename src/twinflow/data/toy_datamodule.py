@@ -13,7 +13,7 @@ import torch
 from torch.utils.data import DataLoader
 
 from twinflow.data.batch import Batch
-from twinflow.data.stream import StepBatchStream
+from twinflow.data.stream import resumable_loader
 from twinflow.networks.analytic import GaussianMixtureVelocity
 
 
@@ -50,14 +50,9 @@ class GaussianMixtureDataModule(L.LightningDataModule):
         return Batch(x=self.points[idx])
 
     def train_dataloader(self) -> DataLoader:
-        trainer = self.trainer
-        start = trainer.global_step if trainer is not None else 0
-        rank = trainer.global_rank if trainer is not None else 0
-        world = trainer.world_size if trainer is not None else 1
-        stream = StepBatchStream(
-            len(self.points), self.batch_size, self._batch, self.seed, start, rank, world
+        return resumable_loader(
+            self.trainer, len(self.points), self.batch_size, self._batch, self.seed
         )
-        return DataLoader(stream, batch_size=None)
 
     def val_dataloader(self) -> DataLoader:
         batches = [Batch(x=self.val_points[i : i + 500]) for i in range(0, 2_000, 500)]
