@@ -65,5 +65,22 @@ def toy_config(
     return path
 
 
+def load_experiment(name: str) -> dict:
+    """``experiments/<name>.yaml`` with the config files it references (``../configs/...``)
+    inlined, so tests can edit nested values."""
+    base = ROOT / "experiments"
+    cfg = yaml.safe_load((base / f"{name}.yaml").read_text())
+
+    def inline(value):
+        if isinstance(value, str) and value.endswith(".yaml"):
+            return yaml.safe_load((base / value).read_text())
+        return value
+
+    cfg["data"] = inline(cfg["data"])
+    for key in ("network", "objective", "codec", "conditioner"):
+        cfg["model"][key] = inline(cfg["model"].get(key))
+    return cfg
+
+
 def run_cli(*args: str) -> TwinFlowCLI:
     return TwinFlowCLI(args=list(args))

@@ -8,7 +8,7 @@ import numpy as np
 import torch
 import yaml
 
-from tests.helpers import ROOT, run_cli, toy_config
+from tests.helpers import ROOT, load_experiment, run_cli, toy_config
 from twinflow.data.digits_datamodule import DigitsDataModule
 from twinflow.export import load_module
 from twinflow.networks import DigitsUNet
@@ -66,7 +66,7 @@ def test_digits_fit_loss_falls():
 
 
 def tiny_digits_config(root: Path) -> Path:
-    cfg = yaml.safe_load((ROOT / "experiments/digits_twinflow.yaml").read_text())
+    cfg = load_experiment("digits_twinflow")
     cfg["trainer"].update(
         default_root_dir=str(root),
         max_steps=2,

@@ -164,7 +164,9 @@ def tiny_digits_config() -> dict:
     levels, no EMA, no condition dropout (so a few hundred steps learn the prompts)."""
     import yaml
 
-    model = yaml.safe_load((REPO / "experiments" / "digits_fm.yaml").read_text())["model"]
+    from tests.helpers import load_experiment
+
+    model = load_experiment("digits_fm")["model"]
     objective = yaml.safe_load((REPO / "configs" / "objective" / "flow_matching.yaml").read_text())
     objective["init_args"]["cond_dropout"] = 0.0
     args = model["network"]["init_args"]
