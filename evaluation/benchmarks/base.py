@@ -52,6 +52,11 @@ class Benchmark(ABC):
     def keys(self) -> list[str]:
         """The prompt keys in benchmark order (after `validate`)."""
 
+    def _chosen(self, positions: list[int]) -> list:
+        """The prompts at `positions` (subclasses keep theirs in `_prompts` after `validate`)."""
+        self.validate()
+        return [self._prompts[i] for i in positions]
+
     def check_images(self, image_shape: tuple[int, int, int]) -> None:
         """Refuse a generator whose (H, W, C) the judges cannot use (default: accept all)."""
         return None

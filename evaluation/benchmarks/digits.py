@@ -71,10 +71,6 @@ class DigitsBenchmark(Benchmark):
 
             self.judge = DigitJudge(cache_dir=self.cache_dir)
 
-    def _chosen(self, positions: list[int]) -> list[DigitPrompt]:
-        self.validate()
-        return [self._prompts[i] for i in positions]
-
     def generate(
         self, generator: ImageGenerator, outdir: Path, nfe: int, positions: list[int],
         seed: int, progress: bool,

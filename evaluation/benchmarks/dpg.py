@@ -80,10 +80,6 @@ class DPGBenchmark(Benchmark):
         if self.judge is None:
             self.judge = TransformersVQAJudge(self.vqa_path, device=self.device)
 
-    def _chosen(self, positions: list[int]) -> list[DPGPrompt]:
-        self.validate()
-        return [self._prompts[i] for i in positions]
-
     def generate(
         self, generator: ImageGenerator, outdir: Path, nfe: int, positions: list[int],
         seed: int, progress: bool,

@@ -81,10 +81,6 @@ class GenEvalBenchmark(Benchmark):
         if self.color_classifier is None:
             self.color_classifier = ClipColorClassifier(self.clip_path, device=self.device)
 
-    def _chosen(self, positions: list[int]) -> list[GenEvalPrompt]:
-        self.validate()
-        return [self._prompts[i] for i in positions]
-
     def generate(
         self, generator: ImageGenerator, outdir: Path, nfe: int, positions: list[int],
         seed: int, progress: bool,

@@ -86,10 +86,6 @@ class WiseBenchmark(Benchmark):
         else:
             self.judge = OpenAIChatJudge(self.openai_url, self.openai_model, self.api_key_env)
 
-    def _chosen(self, positions: list[int]) -> list[WisePrompt]:
-        self.validate()
-        return [self._prompts[i] for i in positions]
-
     def generate(
         self, generator: ImageGenerator, outdir: Path, nfe: int, positions: list[int],
         seed: int, progress: bool,
