@@ -20,6 +20,20 @@ def require_local_dir(path: str | os.PathLike[str], what: str) -> str:
     return os.fspath(path)
 
 
+def load_local(
+    model_cls: Any, path: str | os.PathLike[str], what: str,
+    device: str | torch.device, dtype: torch.dtype,
+) -> tuple[Any, Any]:
+    """``(processor, model)`` from a local save_pretrained folder, model in eval mode on
+    ``device``; a missing folder is a one-line :class:`BenchmarkInputError`."""
+    from transformers import AutoProcessor
+
+    folder = require_local_dir(path, what)
+    processor = AutoProcessor.from_pretrained(folder, local_files_only=True)
+    model = model_cls.from_pretrained(folder, local_files_only=True, dtype=dtype)
+    return processor, model.to(device).eval()
+
+
 def to_device(batch: Any, device: torch.device, dtype: torch.dtype) -> dict[str, Any]:
     """Move tensors to `device`; floating tensors (pixels) also take the model dtype."""
     out = {}

@@ -16,7 +16,7 @@ import numpy as np
 import torch
 from PIL import Image
 
-from evaluation.hf_generate import generate_text, require_local_dir, to_device
+from evaluation.hf_generate import generate_text, load_local, to_device
 
 
 def is_yes(answer: str) -> bool:
@@ -33,18 +33,15 @@ class TransformersVQAJudge:
         dtype: torch.dtype = torch.float32,
         max_new_tokens: int = 5,
     ) -> None:
-        from transformers import AutoModelForVisualQuestionAnswering, AutoProcessor
+        from transformers import AutoModelForVisualQuestionAnswering
 
-        path = require_local_dir(model_path, "VQA model")
-        self.processor = AutoProcessor.from_pretrained(path, local_files_only=True)
-        self.model = AutoModelForVisualQuestionAnswering.from_pretrained(
-            path, local_files_only=True, dtype=dtype
+        self.processor, self.model = load_local(
+            AutoModelForVisualQuestionAnswering, model_path, "VQA model", device, dtype
         )
-        self.model.to(device).eval()
         self.max_new_tokens = max_new_tokens
         # ViLT-style heads classify over an answer vocabulary and cannot generate.
         self.generative = self.model.config.model_type != "vilt"
-        self.name = f"vqa:{os.path.basename(os.path.normpath(path))}"
+        self.name = f"vqa:{os.path.basename(os.path.normpath(model_path))}"
 
     def raw_answers(self, images: Sequence[np.ndarray], questions: Sequence[str]) -> list[str]:
         """The judge's answer text per (image, question) pair."""

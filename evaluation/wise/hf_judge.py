@@ -7,7 +7,7 @@ import os
 import numpy as np
 import torch
 
-from evaluation.hf_generate import generate_text, require_local_dir
+from evaluation.hf_generate import generate_text, load_local
 from evaluation.wise.judges import SYSTEM, build_instruction
 from evaluation.wise.prompts import WisePrompt
 
@@ -27,17 +27,14 @@ class TransformersVLMJudge:
         max_new_tokens: int = 64,
         instruction: str | None = None,
     ) -> None:
-        from transformers import AutoModelForImageTextToText, AutoProcessor
+        from transformers import AutoModelForImageTextToText
 
-        path = require_local_dir(model_path, "VLM judge")
-        self.processor = AutoProcessor.from_pretrained(path, local_files_only=True)
-        self.model = AutoModelForImageTextToText.from_pretrained(
-            path, local_files_only=True, dtype=dtype
+        self.processor, self.model = load_local(
+            AutoModelForImageTextToText, model_path, "VLM judge", device, dtype
         )
-        self.model.to(device).eval()
         self.max_new_tokens = max_new_tokens
         self.instruction = instruction
-        self.name = f"vlm:{os.path.basename(os.path.normpath(path))}"
+        self.name = f"vlm:{os.path.basename(os.path.normpath(model_path))}"
 
     def text_for(self, prompt: WisePrompt, protocol: str) -> str:
         instruction = build_instruction(prompt, protocol, self.instruction)
