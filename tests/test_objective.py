@@ -132,6 +132,42 @@ def test_guidance_adds_scaled_cond_minus_uncond():
     assert torch.equal(out[:, 0], torch.tensor([0.0, 1.0, 1.0, 0.0]))
 
 
+def test_guidance_skips_rows_whose_condition_is_already_null():
+    sizes = []
+
+    class CondNet(torch.nn.Module):
+        def forward(self, x, t, r, cond):
+            sizes.append(len(x))
+            return x * 0 + cond.embeds[:, :1]
+
+    null = Conditioning(torch.full((1, 2), 1.0)).expand_to(3)
+    cond = Conditioning(torch.tensor([[3.0, 3.0], [1.0, 1.0], [3.0, 3.0]]))  # row 1 dropped
+    out = GuidedVelocity(ratio=0.5)(
+        CondNet(), torch.zeros(3, 3), torch.rand(3), torch.zeros(3, 3), cond, null
+    )
+    assert torch.equal(out[:, 0], torch.tensor([1.0, 0.0, 1.0]))
+    assert sizes == [4]  # two kept rows, each with and without the condition
+
+
+def test_bf16_guidance_is_close_to_fp32():
+    from twinflow.networks import DigitsUNet
+
+    torch.manual_seed(0)
+    net = DigitsUNet(widths=(16, 32), cond_dim=8, emb_dim=16).eval()
+    for p in net.parameters():  # a trained-looking net: the zero-initialised output layers too
+        torch.nn.init.normal_(p, std=0.2)
+    x, t, v = torch.randn(6, 1, 28, 28), torch.rand(6), torch.randn(6, 1, 28, 28)
+    cond, null = Conditioning(3 * torch.randn(6, 8)), Conditioning(torch.zeros(1, 8)).expand_to(6)
+    fp32 = GuidedVelocity(ratio=0.2)(net, x, t, v, cond, null)
+    bf16 = GuidedVelocity(ratio=0.2, precision="bf16")(net, x, t, v, cond, null)
+    assert bf16.dtype == torch.float32
+    shift = (fp32 - v).abs().mean()
+    assert shift > 1e-3  # guidance does change the target here
+    assert (bf16 - fp32).abs().mean() < 0.1 * shift  # measured: about 0.035 * shift
+    with pytest.raises(ValueError, match="precision"):
+        GuidedVelocity(precision="fp16")
+
+
 def test_barron_metric_matches_its_formula():
     pred, target = torch.zeros(2, 4), torch.tensor([[0.1] * 4, [1.0] * 4])
     mse = torch.tensor([0.01, 1.0])
