@@ -102,3 +102,18 @@ def test_bad_value_fails_with_one_line_naming_it(tmp_path):
     errors = [ln for ln in out.stderr.splitlines() if ln.startswith("error:")]
     assert len(errors) == 1 and "shares must be >= 0" in errors[0]
     assert "Traceback" not in out.stderr
+
+
+def test_every_recipe_sweep_variant_builds_an_objective():
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("recipe_sweep", "benchmarks/recipe_sweep.py")
+    sweep = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(sweep)
+    current = sweep.build_objective({})
+    assert current.guidance.ratio > 0 and current.time_sampler.kind == "logit_normal"
+    reference = sweep.build_objective(sweep.VARIANTS["reference"])
+    assert reference.partition.adv == 0.25 and reference.time_sampler.kind == "uniform"
+    assert reference.guidance.ratio == 0
+    for overrides in sweep.VARIANTS.values():
+        sweep.build_objective(overrides)

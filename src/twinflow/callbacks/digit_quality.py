@@ -46,6 +46,11 @@ class DigitQuality(L.Callback):
             self._judge = DigitJudge(cache_dir=self.cache_dir)
         return self._judge
 
+    def setup(self, trainer: L.Trainer, pl_module, stage: str) -> None:
+        # Load (or, on first use, train) the judge now, not inside a validation hook.
+        if trainer.is_global_zero:
+            _ = self.judge
+
     def on_validation_epoch_end(self, trainer: L.Trainer, pl_module) -> None:
         if trainer.sanity_checking or not trainer.is_global_zero:
             return

@@ -60,7 +60,16 @@ def images_to_input(images: np.ndarray) -> Tensor:
 
 
 def train_classifier(epochs: int = 12, seed: int = 0) -> DigitClassifier:
-    """Train on the 4,000-image train split with light shift augmentation."""
+    """Train on the 4,000-image train split with light shift augmentation.
+
+    Works from any context: a first use can come from a validation hook, which runs under
+    ``torch.inference_mode``; the global RNG is left as it was.
+    """
+    with torch.inference_mode(False), torch.enable_grad(), torch.random.fork_rng(devices=[]):
+        return _fit(epochs, seed)
+
+
+def _fit(epochs: int, seed: int) -> DigitClassifier:
     data = load_mnist5k("train")
     x, y = images_to_input(data.images), torch.as_tensor(data.labels)
     g = torch.Generator().manual_seed(seed)
