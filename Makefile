@@ -18,10 +18,10 @@ help: ## List the targets
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PY_SYS) -m venv $(VENV)
-	$(PY) -m pip install -q --upgrade pip
 	# The CPU build of torch first: a bare `torch` requirement would pull a multi-GB CUDA build.
-	$(PY) -m pip install -q torch==2.13.0
-	$(PY) -m pip install -q -e ".[dev]"
+	# --no-compile: byte-compiling every installed module costs more than compiling on import.
+	$(PY) -m pip install -q --no-compile torch==2.13.0
+	$(PY) -m pip install -q --no-compile -e ".[dev]"
 	touch $(STAMP)
 
 setup: $(STAMP) ## Create .venv and install the project with pinned dependencies (idempotent)
