@@ -36,7 +36,7 @@ test-slow: setup ## The long tests (minutes)
 	$(VENV)/bin/pytest -q -m slow
 
 lint: setup ## ruff
-	$(VENV)/bin/ruff check src evaluation tests
+	$(VENV)/bin/ruff check src evaluation tests benchmarks
 
 toy: setup ## The 2-D Gaussian-mixture toy (plots in runs/toy_gmm/plots)
 	$(VENV)/bin/lightning fit --config experiments/toy_gmm.yaml
