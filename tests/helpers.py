@@ -48,7 +48,7 @@ def toy_config(
                 "class_path": "twinflow.networks.ToyMLP",
                 "init_args": {"hidden": hidden, "depth": 2},
             },
-            "objective": str(ROOT / "configs/objective/twinflow.yaml"),
+            "objective": str(ROOT / "configs/objective/twinflow_reference.yaml"),
             "optimizer": {"class_path": "torch.optim.AdamW", "init_args": {"lr": lr}},
             "ema_decay": ema,
             "codec": {"class_path": "twinflow.codec.PointCodec", "init_args": {"dim": 2}},
