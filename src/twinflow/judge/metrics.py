@@ -15,7 +15,7 @@ import numpy as np
 import torch
 from scipy import linalg
 
-from twinflow.data.digits import load_mnist5k
+from twinflow.data.digits import DigitImages, load_mnist5k
 from twinflow.judge.classifier import DigitClassifier, images_to_input, load_or_train_classifier
 
 
@@ -59,10 +59,14 @@ class DigitJudge:
     """Scores ``(N, 28, 28[, 1])`` uint8 digits against prompted labels."""
 
     def __init__(
-        self, classifier: DigitClassifier | None = None, cache_dir: str | None = None
+        self,
+        classifier: DigitClassifier | None = None,
+        cache_dir: str | None = None,
+        real: DigitImages | None = None,
     ) -> None:
+        """``real``: the reference digits (default: the MNIST-5k held-out split)."""
         self.classifier = classifier or load_or_train_classifier(cache_dir)
-        real = load_mnist5k("heldout")
+        real = real if real is not None else load_mnist5k("heldout")
         self.real_features = self.features(real.images)
         self.real_labels = real.labels
         self.real_diversity = self._within_label_distance(self.real_features, self.real_labels)
