@@ -62,7 +62,7 @@ class ModuleGenerator:
     @property
     def image_shape(self) -> tuple[int, int, int]:
         """(H, W, C) of the images `generate` returns."""
-        c, h, w = self.module.codec.shape
+        h, w, c = self.module.codec.image_shape
         c = {"native": c, "rgb": 3, "grey": 1}[self.channels]
         return int(h), int(w), int(c)
 

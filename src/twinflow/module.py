@@ -18,7 +18,7 @@ from lightning.pytorch.cli import LRSchedulerCallable, OptimizerCallable
 from lightning.pytorch.utilities import rank_zero_warn
 from torch import nn
 
-from twinflow.codec import PixelCodec, PointCodec
+from twinflow.codec import Codec, PixelCodec
 from twinflow.data.batch import Batch
 from twinflow.data.text_encoder import PromptConditioner
 from twinflow.ema import EMA
@@ -53,7 +53,7 @@ class TwinFlowModule(L.LightningModule):
         optimizer: OptimizerCallable = torch.optim.AdamW,
         lr_scheduler: LRSchedulerCallable | None = None,
         ema_decay: float | None = None,
-        codec: PixelCodec | PointCodec | None = None,
+        codec: Codec | None = None,
         conditioner: PromptConditioner | None = None,
         init_from: str | None = None,
         seed: int = 0,
@@ -213,7 +213,7 @@ class TwinFlowModule(L.LightningModule):
         for start in range(0, n, self.sample_batch_size):
             stop = min(start + self.sample_batch_size, n)
             g = torch.Generator().manual_seed(seed * 1_000_003 + start)
-            noise = torch.randn(stop - start, *self.codec.shape, generator=g).to(self.device)
+            noise = torch.randn(stop - start, *self.codec.latent_shape, generator=g).to(self.device)
             cond = None
             if prompts is not None:
                 if self.conditioner is None:

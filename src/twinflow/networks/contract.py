@@ -58,16 +58,41 @@ class Conditioning:
             },
         )
 
+    def pad_to(self, length: int) -> Conditioning:
+        """Token embeddings ``(B, L, D)`` zero-padded to ``(B, length, D)``, mask 0 there."""
+        if self.mask is None or self.embeds.shape[1] == length:
+            return self
+        extra = length - self.embeds.shape[1]
+        if extra < 0:
+            raise ValueError(f"cannot pad {self.embeds.shape[1]} tokens down to {length}")
+        embeds = torch.nn.functional.pad(self.embeds, (0, 0, 0, extra))
+        return Conditioning(embeds, torch.nn.functional.pad(self.mask, (0, extra)))
+
+    @staticmethod
+    def align(a: Conditioning, b: Conditioning) -> tuple[Conditioning, Conditioning]:
+        """Both token conditionings padded to the longer length (pooled ones unchanged)."""
+        if a.mask is None or b.mask is None:
+            return a, b
+        length = max(a.embeds.shape[1], b.embeds.shape[1])
+        return a.pad_to(length), b.pad_to(length)
+
     @staticmethod
     def cat(items: list[Conditioning]) -> Conditioning:
-        """Concatenate along the batch dimension."""
-        embeds = torch.cat([c.embeds for c in items])
+        """Concatenate along the batch dimension.
+
+        Token conditionings of different lengths are padded to the longest (mask 0 on the
+        padding), so a prompt batch and the empty prompt concatenate for guidance.
+        """
         masks = [c.mask for c in items]
         if any(m is None for m in masks):
             if not all(m is None for m in masks):
                 raise ValueError("cannot concatenate conditionings with and without masks")
-            return Conditioning(embeds)
-        return Conditioning(embeds, torch.cat(masks))  # type: ignore[arg-type]
+            return Conditioning(torch.cat([c.embeds for c in items]))
+        length = max(c.embeds.shape[1] for c in items)
+        items = [c.pad_to(length) for c in items]
+        return Conditioning(
+            torch.cat([c.embeds for c in items]), torch.cat([c.mask for c in items])
+        )
 
     def expand_to(self, batch: int) -> Conditioning:
         """Broadcast a single condition (batch 1) to ``batch`` rows."""

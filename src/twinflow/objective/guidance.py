@@ -74,6 +74,7 @@ class GuidedVelocity:
     @staticmethod
     def _is_null(cond: Conditioning, null_cond: Conditioning) -> torch.Tensor:
         """``(B,)`` True where a row's condition equals the null condition."""
+        cond, null_cond = Conditioning.align(cond, null_cond)
         same = (cond.embeds == null_cond.embeds).flatten(1).all(1)
         if cond.mask is not None and null_cond.mask is not None:
             same &= (cond.mask == null_cond.mask).flatten(1).all(1)

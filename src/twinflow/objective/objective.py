@@ -105,7 +105,7 @@ class TwinFlowObjective:
         """Replace a random ``cond_dropout`` share of rows by the null condition."""
         if cond is None or null_cond is None or self.cond_dropout == 0:
             return cond
-        null = null_cond.expand_to(len(cond))
+        cond, null = Conditioning.align(cond, null_cond.expand_to(len(cond)))
         keep = torch.rand(len(cond), device=cond.embeds.device) >= self.cond_dropout
         shape = (-1, *([1] * (cond.embeds.dim() - 1)))
         embeds = torch.where(keep.view(shape), cond.embeds, null.embeds.to(cond.embeds.dtype))

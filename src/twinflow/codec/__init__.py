@@ -1,0 +1,6 @@
+"""Codecs: images <-> the network's data space (see ``protocol.py``)."""
+
+from twinflow.codec.pixel import PixelCodec, PointCodec
+from twinflow.codec.protocol import Codec
+
+__all__ = ["Codec", "PixelCodec", "PointCodec"]
