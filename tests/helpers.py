@@ -6,7 +6,7 @@ from pathlib import Path
 
 import yaml
 
-from twinflow.cli import TwinFlowCLI
+from twinflow.lightning_cli import TwinFlowCLI
 
 ROOT = Path(__file__).resolve().parents[1]
 

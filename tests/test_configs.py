@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from twinflow.cli import TwinFlowCLI
+from twinflow.lightning_cli import TwinFlowCLI
 from twinflow.module import TwinFlowModule
 from twinflow.objective import TwinFlowObjective
 

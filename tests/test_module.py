@@ -8,7 +8,7 @@ import torch
 from safetensors.torch import load_file
 
 from tests.helpers import run_cli, toy_config
-from twinflow.cli import TwinFlowCLI
+from twinflow.lightning_cli import TwinFlowCLI
 from twinflow.export import load_module
 from twinflow.weights import CheckpointError, load_network_state, read_checkpoint
 

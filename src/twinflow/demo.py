@@ -59,7 +59,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
 
 
 def fit(config: Path, run_dir: Path, steps: int, extra: list[str]) -> Path:
-    from twinflow.cli import TwinFlowCLI
+    from twinflow.lightning_cli import TwinFlowCLI
 
     args = [
         "fit",

@@ -1,0 +1,137 @@
+"""``fit``, ``validate``, ``test`` and ``predict``: LightningCLI around ``TwinFlowModule``.
+
+Configs inject every part by ``class_path``; unknown keys and bad values fail before anything
+runs, with one line naming them.  The command table that dispatches these and the other
+subcommands is ``twinflow.cli``.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import warnings
+from pathlib import Path
+
+import yaml
+from lightning.pytorch.cli import LightningArgumentParser, LightningCLI, SaveConfigCallback
+
+from twinflow.module import TwinFlowModule
+
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+# Known-harmless notices: the frozen EMA copy is in eval mode on purpose; the pytree one is
+# Lightning's own; the args one fires when `demo` calls the CLI in-process.
+warnings.filterwarnings("ignore", message=r".*module\(s\) in eval mode.*")
+warnings.filterwarnings("ignore", message=r".*isinstance\(treespec, LeafSpec\).*")
+warnings.filterwarnings("ignore", message=r".*LightningCLI's args parameter is intended.*")
+
+
+_BOILERPLATE = (
+    "Does not validate against",
+    "Subtypes:",
+    "Errors:",
+    "Given value",
+    "- Expected a <class 'NoneType'>",
+    "Expected a <class 'NoneType'>",
+)
+
+
+def concise(message: str) -> str:
+    """One line from jsonargparse's nested Union report: the lines that say what is wrong."""
+    lines = [ln.strip() for ln in message.splitlines() if ln.strip()]
+    kept = [ln.lstrip("- ") for ln in lines if not ln.lstrip("- ").startswith(_BOILERPLATE)]
+    return " ".join(kept or lines)
+
+
+class ConciseParser(LightningArgumentParser):
+    """Reports a bad config key or value as one line naming it, without the usage dump."""
+
+    def error(self, message: str, ex: Exception | None = None):
+        if not self.exit_on_error:
+            return super().error(message, ex)
+        text = concise(str(message))
+        sys.stderr.write(f"error: {text}\n(see `{self.prog} --help` for the accepted options)\n")
+        self.exit(2)
+
+
+class RunDirConfig(SaveConfigCallback):
+    """Saves the full resolved config as ``<default_root_dir>/config.yaml`` (and to MLflow)."""
+
+    def setup(self, trainer, pl_module, stage: str) -> None:
+        if self.already_saved or not trainer.is_global_zero:
+            return
+        path = Path(trainer.default_root_dir) / self.config_filename
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.parser.save(self.config, path, skip_none=False, overwrite=True, multifile=False)
+        from twinflow.callbacks.mlflow_images import log_artifact
+
+        log_artifact(trainer, path, "config")
+        self.already_saved = True
+
+
+class TwinFlowCLI(LightningCLI):
+    """LightningCLI with omegaconf interpolation and model-config bookkeeping."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        kwargs.setdefault("subclass_mode_data", True)
+        kwargs.setdefault("parser_kwargs", {"parser_mode": "omegaconf"})
+        kwargs.setdefault("save_config_kwargs", {"overwrite": True})
+        kwargs.setdefault("save_config_callback", RunDirConfig)
+        kwargs.setdefault("parser_class", ConciseParser)
+        super().__init__(TwinFlowModule, None, *args, **kwargs)
+
+    def before_instantiate_classes(self) -> None:
+        """Put every run output under ``trainer.default_root_dir`` unless a path is given."""
+        cfg = self.config[self.subcommand] if self.subcommand else self.config
+        run_dir = Path(cfg.trainer.default_root_dir or "runs/default").resolve()
+        cfg.trainer.default_root_dir = str(run_dir)
+        run_dir.mkdir(parents=True, exist_ok=True)
+        loggers = (
+            cfg.trainer.logger if isinstance(cfg.trainer.logger, list) else [cfg.trainer.logger]
+        )
+        for logger in loggers:
+            if getattr(logger, "class_path", "").endswith("MLFlowLogger"):
+                args = logger.init_args
+                if not args.get("tracking_uri"):
+                    args.tracking_uri = f"sqlite:///{run_dir}/mlflow.db"
+                if not args.get("artifact_location"):
+                    args.artifact_location = str(run_dir / "mlartifacts")
+        for callback in cfg.trainer.callbacks or []:
+            if getattr(callback, "class_path", "").endswith("ModelCheckpoint"):
+                if not callback.init_args.get("dirpath"):
+                    callback.init_args.dirpath = str(run_dir / "checkpoints")
+
+    def instantiate_classes(self) -> None:
+        try:
+            super().instantiate_classes()
+        except (ValueError, FileNotFoundError) as err:
+            # Constructors validate their arguments: report the bad value before any work.
+            raise SystemExit(f"error: invalid config: {concise(str(err))}") from None
+        cfg = self.config[self.subcommand] if self.subcommand else self.config
+        self.model.model_config = yaml.safe_dump(_plain(cfg.model), sort_keys=False)
+
+    def after_fit(self) -> None:
+        from twinflow.export import export_module
+
+        if self.trainer.is_global_zero and self.trainer.state.finished:
+            out = Path(self.trainer.default_root_dir) / "export"
+            export_module(self.model, out)
+            print(f"exported weights and config to {out}")
+
+
+def _plain(value):
+    """jsonargparse Namespaces -> plain dicts/lists for YAML."""
+    if hasattr(value, "as_dict"):
+        return _plain(value.as_dict())
+    if isinstance(value, dict):
+        # "__path__" entries record which file a group came from; not init arguments.
+        return {k: _plain(v) for k, v in value.items() if not str(k).startswith("__")}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    if isinstance(value, (str, int, float, bool)) or value is None:
+        return value
+    return str(value)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """LightningCLI on ``argv`` (``None``: ``sys.argv``, as the console script passes it)."""
+    TwinFlowCLI(args=argv)
