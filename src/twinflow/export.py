@@ -6,6 +6,9 @@
 
 from __future__ import annotations
 
+import os
+import shutil
+import tempfile
 from pathlib import Path
 
 import yaml
@@ -20,10 +23,22 @@ def export_module(module: TwinFlowModule, out_dir: str | Path) -> Path:
     if module.model_config is None:
         raise ValueError("the module has no model_config: build it with the twinflow CLI")
     out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    # Written beside the target, then renamed into place: a crash mid-write never leaves a
+    # half-written export, and an existing export is replaced only by a complete one.
+    staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
     state = {k: v.detach().cpu().contiguous() for k, v in module.state_dict().items()}
-    save_file(state, out / "model.safetensors")
-    (out / "model.yaml").write_text(module.model_config)
+    save_file(state, staging / "model.safetensors")
+    (staging / "model.yaml").write_text(module.model_config)
+    for item in (staging, *staging.iterdir()):
+        item.chmod(0o755 if item.is_dir() else 0o644)  # mkdtemp and safetensors make 0700/0600
+    if out.exists():
+        retired = out.with_name(f".{out.name}.old-{os.getpid()}")
+        out.rename(retired)
+        staging.rename(out)
+        shutil.rmtree(retired, ignore_errors=True)
+    else:
+        staging.rename(out)
     return out
 
 

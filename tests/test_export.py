@@ -1,0 +1,18 @@
+"""Exports are written beside the target and renamed into place."""
+
+import stat
+
+from tests.evaluation.conftest import build_tiny_module
+from twinflow.export import export_module, load_module
+
+
+def test_export_replaces_a_folder_whole_and_leaves_no_staging(tmp_path):
+    module = build_tiny_module()
+    out = export_module(module, tmp_path / "export")
+    (out / "stale.txt").write_text("from an older export")
+    export_module(module, out)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["export"]
+    assert sorted(p.name for p in out.iterdir()) == ["model.safetensors", "model.yaml"]
+    for item in out.iterdir():
+        assert stat.S_IMODE(item.stat().st_mode) == 0o644
+    assert load_module(out) is not None
