@@ -11,7 +11,8 @@ from twinflow.module import TwinFlowModule
 from twinflow.objective import TwinFlowObjective
 
 ROOT = Path(__file__).resolve().parents[1]
-EXPERIMENTS = sorted((ROOT / "experiments").glob("*.yaml"))
+EXPERIMENTS = sorted((ROOT / "experiments").rglob("*.yaml"))
+TRAINERS = sorted((ROOT / "configs/trainer").glob("*.yaml"))
 
 
 def test_there_are_experiments():
@@ -19,7 +20,7 @@ def test_there_are_experiments():
     assert {"digits_fm", "digits_twinflow", "toy_gmm"} <= names
 
 
-@pytest.mark.parametrize("path", EXPERIMENTS, ids=lambda p: p.stem)
+@pytest.mark.parametrize("path", EXPERIMENTS, ids=lambda p: str(p.relative_to(ROOT)))
 def test_experiment_parses_and_instantiates(path, tmp_path):
     cli = TwinFlowCLI(
         args=[
@@ -35,6 +36,31 @@ def test_experiment_parses_and_instantiates(path, tmp_path):
     assert isinstance(cli.model, TwinFlowModule)
     assert isinstance(cli.model.objective, TwinFlowObjective)
     assert cli.model.model_config and "network" in cli.model.model_config
+
+
+@pytest.mark.parametrize("path", TRAINERS, ids=lambda p: p.stem)
+def test_trainer_piece_merges_over_an_experiment(path, tmp_path, capsys):
+    import yaml
+
+    piece = yaml.safe_load(path.read_text())
+    # --print_config resolves the merge without building a trainer (GPU pieces parse here too).
+    with pytest.raises(SystemExit):
+        TwinFlowCLI(
+            args=[
+                "fit",
+                "--config",
+                str(ROOT / "experiments/toy_gmm.yaml"),
+                "--trainer",
+                str(path),
+                "--trainer.default_root_dir",
+                str(tmp_path),
+                "--print_config",
+            ],
+        )
+    merged = yaml.safe_load(capsys.readouterr().out)["trainer"]
+    for key, value in piece.items():
+        assert merged[key] == value, key
+    assert merged["max_steps"] == 1500  # the experiment's own keys survive the merge
 
 
 @pytest.mark.parametrize("name", ["twinflow", "rcgm", "flow_matching"])
