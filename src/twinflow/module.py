@@ -98,7 +98,9 @@ class TwinFlowModule(L.LightningModule):
             self.ema = EMA(self.network, self.ema_decay)
 
     def configure_optimizers(self):
-        optimizer = self.optimizer_factory(self.network.parameters())
+        # Frozen weights (the base under LoRA) get no optimizer state.
+        trainable = [p for p in self.network.parameters() if p.requires_grad]
+        optimizer = self.optimizer_factory(trainable)
         if self.lr_warmdown:
             scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, self._warmdown_factor)
         elif self.scheduler_factory is None:
