@@ -1,0 +1,153 @@
+"""QwenImage / Sana conditioners against the stock diffusers pipelines, with tiny components."""
+
+from __future__ import annotations
+
+import warnings
+
+import pytest
+import torch
+
+from twinflow.networks.pretrained import PretrainedPathError
+from twinflow.text import SANA_COMPLEX_HUMAN_INSTRUCTION, QwenImageConditioner, SanaConditioner
+from twinflow.text.qwen_image import PROMPT_TEMPLATE
+
+PROMPTS = ["a red cat on a mat", "two dogs"]
+LONG = " ".join(["cat"] * 40)
+
+
+def _tokenizer(specials: list[str], bos: str | None, corpus: list[str]):
+    from tokenizers import Tokenizer, models, pre_tokenizers, processors, trainers
+    from transformers import PreTrainedTokenizerFast
+
+    tok = Tokenizer(models.WordLevel(unk_token="<unk>"))
+    tok.pre_tokenizer = pre_tokenizers.Whitespace()
+    tok.train_from_iterator(corpus, trainers.WordLevelTrainer(special_tokens=["<unk>", *specials]))
+    if bos:
+        tok.post_processor = processors.TemplateProcessing(
+            single=f"{bos} $A", special_tokens=[(bos, tok.token_to_id(bos))]
+        )
+    kwargs = {"bos_token": bos} if bos else {}
+    return PreTrainedTokenizerFast(
+        tokenizer_object=tok, unk_token="<unk>", pad_token="<pad>", eos_token="<eos>",
+        additional_special_tokens=[s for s in specials if s.startswith("<|")], **kwargs,
+    )
+
+
+@pytest.fixture(scope="module")
+def qwen_parts():
+    from transformers import Qwen2_5_VLConfig, Qwen2_5_VLForConditionalGeneration
+
+    torch.manual_seed(0)
+    tok = _tokenizer(
+        ["<pad>", "<eos>", "<|im_start|>", "<|im_end|>"], None,
+        [PROMPT_TEMPLATE.format(p) for p in [*PROMPTS, LONG]],
+    )
+    text = dict(
+        vocab_size=len(tok), hidden_size=32, intermediate_size=64, num_hidden_layers=2,
+        num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=512,
+        rope_parameters={"rope_type": "default", "rope_theta": 10000.0, "mrope_section": [1, 1, 2]},
+        pad_token_id=tok.pad_token_id,
+    )
+    vision = dict(depth=1, hidden_size=32, intermediate_size=32, num_heads=2, out_hidden_size=32,
+                  fullatt_block_indexes=[0])
+    config = Qwen2_5_VLConfig(text_config=text, vision_config=vision)
+    return Qwen2_5_VLForConditionalGeneration(config).eval(), tok
+
+
+@pytest.fixture(scope="module")
+def sana_parts():
+    from transformers import Gemma2Config, Gemma2Model
+
+    torch.manual_seed(0)
+    corpus = ["\n".join(SANA_COMPLEX_HUMAN_INSTRUCTION).lower(), *PROMPTS, LONG]
+    tok = _tokenizer(["<pad>", "<eos>", "<bos>"], "<bos>", corpus)
+    config = Gemma2Config(
+        vocab_size=len(tok), hidden_size=32, intermediate_size=64, num_hidden_layers=2,
+        num_attention_heads=4, num_key_value_heads=2, head_dim=8, max_position_embeddings=1024,
+        pad_token_id=tok.pad_token_id, bos_token_id=tok.bos_token_id, sliding_window=64,
+    )
+    return Gemma2Model(config).eval(), tok
+
+
+def test_qwen_matches_pipeline(qwen_parts):
+    from diffusers import QwenImagePipeline
+
+    encoder, tok = qwen_parts
+    pipe = QwenImagePipeline(scheduler=None, vae=None, text_encoder=encoder, tokenizer=tok,
+                             transformer=None)
+    ref, ref_mask = pipe.encode_prompt(PROMPTS, device=torch.device("cpu"))
+    cond = QwenImageConditioner(text_encoder=encoder, tokenizer=tok).encode(PROMPTS)
+    torch.testing.assert_close(cond.embeds, ref)
+    assert ref_mask is not None and torch.equal(cond.mask, ref_mask)
+    assert cond.mask[1].sum() < cond.mask[0].sum()  # right-padded shorter prompt
+    assert (cond.embeds[1, int(cond.mask[1].sum()):] == 0).all()
+
+
+def test_qwen_null_and_truncation(qwen_parts):
+    encoder, tok = qwen_parts
+    cond = QwenImageConditioner(text_encoder=encoder, tokenizer=tok, max_length=8)
+    null = cond.null()
+    assert null.embeds.shape[0] == 1 and null.embeds.shape[2] == 32
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        out = cond.encode([LONG])
+        cond.encode([LONG])
+    cut = [w for w in caught if "max_length=8" in str(w.message)]
+    assert len(cut) == 1 and out.embeds.shape[1] == 8 and out.mask.all()
+
+
+def test_sana_matches_pipeline(sana_parts):
+    from diffusers import SanaPipeline
+
+    encoder, tok = sana_parts
+    pipe = SanaPipeline(tokenizer=tok, text_encoder=encoder, vae=None, transformer=None,
+                        scheduler=None)
+    ref, ref_mask, neg, neg_mask = pipe.encode_prompt(
+        PROMPTS, do_classifier_free_guidance=True, negative_prompt="",
+        device=torch.device("cpu"), max_sequence_length=16,
+        complex_human_instruction=SANA_COMPLEX_HUMAN_INSTRUCTION,
+    )
+    cond = SanaConditioner(text_encoder=encoder, tokenizer=tok, max_length=16)
+    out = cond.encode(PROMPTS)
+    torch.testing.assert_close(out.embeds, ref)
+    assert torch.equal(out.mask, ref_mask) and out.embeds.shape == (2, 16, 32)
+    null = cond.null()
+    torch.testing.assert_close(null.embeds, neg[:1])  # the pipeline repeats "" per prompt
+    assert torch.equal(null.mask, neg_mask[:1]) and null.mask.sum() == 1  # just <bos>
+
+
+def test_sana_truncation_warns_once(sana_parts):
+    encoder, tok = sana_parts
+    cond = SanaConditioner(text_encoder=encoder, tokenizer=tok, max_length=8,
+                           complex_human_instruction=None)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        out = cond.encode([LONG, "two dogs"])
+        cond.encode([LONG])
+    assert len([w for w in caught if "limit of 8 tokens" in str(w.message)]) == 1
+    assert out.mask[0].all() and out.mask[1].sum() == 3
+
+
+@pytest.mark.parametrize("cls", [QwenImageConditioner, SanaConditioner])
+def test_missing_path_is_one_line(cls, tmp_path):
+    with pytest.raises(PretrainedPathError) as err:
+        cls(pretrained=str(tmp_path / "nope"))
+    assert "\n" not in str(err.value) and "nope" in str(err.value)
+    (tmp_path / "ckpt" / "tokenizer").mkdir(parents=True)
+    with pytest.raises(PretrainedPathError, match="text_encoder"):
+        cls(pretrained=str(tmp_path / "ckpt"))
+
+
+@pytest.mark.parametrize("which", ["qwen", "sana"])
+def test_loads_from_saved_folder(which, qwen_parts, sana_parts, tmp_path):
+    encoder, tok = qwen_parts if which == "qwen" else sana_parts
+    encoder.save_pretrained(tmp_path / "text_encoder")
+    tok.save_pretrained(tmp_path / "tokenizer")
+    cls = QwenImageConditioner if which == "qwen" else SanaConditioner
+    kwargs = {} if which == "qwen" else {"max_length": 16}
+    lazy = cls(pretrained=str(tmp_path), **kwargs)
+    assert lazy._text_encoder is None  # nothing loaded at construction
+    ref = cls(text_encoder=encoder, tokenizer=tok, **kwargs).encode(PROMPTS)
+    out = lazy.encode(PROMPTS)
+    torch.testing.assert_close(out.embeds, ref.embeds)
+    assert torch.equal(out.mask, ref.mask)
