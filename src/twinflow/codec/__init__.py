@@ -2,5 +2,6 @@
 
 from twinflow.codec.pixel import PixelCodec, PointCodec
 from twinflow.codec.protocol import Codec
+from twinflow.codec.vae import VAECodec
 
-__all__ = ["Codec", "PixelCodec", "PointCodec"]
+__all__ = ["Codec", "PixelCodec", "PointCodec", "VAECodec"]
