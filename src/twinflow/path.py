@@ -1,4 +1,4 @@
-"""The linear transport path and the estimates one prediction gives (DESIGN.md §1).
+"""The linear transport path and the estimates one prediction gives (docs/METHOD.md §1).
 
 ``x_t = t * z + (1 - t) * x`` with ``t = 1`` noise and ``t = 0`` data; the true velocity is
 ``v = z - x``.  Given an average velocity ``F`` at time ``t``:

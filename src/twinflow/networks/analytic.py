@@ -1,4 +1,4 @@
-"""Closed-form velocity fields for Gaussian data (DESIGN.md §7): exact fixtures for tests.
+"""Closed-form velocity fields for Gaussian data (docs/METHOD.md §5): exact fixtures for tests.
 
 For ``x ~ N(mu, sigma^2 I)`` and ``x_t = t z + (1 - t) x``, ``s_t^2 = t^2 + (1 - t)^2 sigma^2``:
 

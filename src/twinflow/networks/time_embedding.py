@@ -2,7 +2,7 @@
 
 ``emb2`` starts as an exact copy of ``emb``, so at ``r = t`` the second term vanishes and the
 network is exactly the multi-step (instantaneous velocity) model it was initialised from.
-This is how pretrained flow-matching backbones gain a target-time input (DESIGN.md §4).
+This is how pretrained flow-matching backbones gain a target-time input (docs/METHOD.md §4).
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Guidance-enhanced target velocity (training-time CFG, DESIGN.md §2).
+"""Guidance-enhanced target velocity (training-time CFG, docs/METHOD.md §2).
 
 For rows with ``t`` inside ``t_range``:
 ``v <- v + w * (F_ng(x_t, t, t | c) - F_ng(x_t, t, t | empty))`` with ``w = ratio``.

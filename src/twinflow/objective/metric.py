@@ -1,4 +1,4 @@
-"""Per-sample distance ``d(pred, target)`` used by every loss term (DESIGN.md §2).
+"""Per-sample distance ``d(pred, target)`` used by every loss term (docs/METHOD.md §2).
 
 * ``l2``: ``mse_i = mean_j (pred_ij - target_ij)^2`` per sample ``i``.
 * ``barron``: the robust reweighting of the reference code,

@@ -58,7 +58,7 @@ def time_weight(t: Tensor, r: Tensor) -> Tensor:
 
 
 class TwinFlowObjective:
-    """L_base + L_adv + L_rectify on one network (DESIGN.md §2).
+    """L_base + L_adv + L_rectify on one network (docs/METHOD.md §2).
 
     Args:
         partition: group shares (the paper's lambda is ``adv`` plus ``e2e`` share).

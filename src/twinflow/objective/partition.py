@@ -1,4 +1,4 @@
-"""Partition of a training batch into the four TwinFlow groups (DESIGN.md §2).
+"""Partition of a training batch into the four TwinFlow groups (docs/METHOD.md §2).
 
 * ``e2e``: ``t = 1, r = 0`` -- one-step generation; gets the L_base target and L_rectify.
 * ``mul``: ``r = t * (1 - mul_window * u)`` -- (near-)instantaneous velocity.

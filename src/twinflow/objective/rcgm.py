@@ -1,4 +1,4 @@
-"""L_base target: the N-th order any-step consistency target of RCGM (DESIGN.md §2).
+"""L_base target: the N-th order any-step consistency target of RCGM (docs/METHOD.md §2).
 
 Given the prediction ``F_theta = F(x_t, t, r)`` and the (possibly guidance-enhanced) target
 velocity ``v``, with step ``D`` and a no-grad network ``F_ng``:

@@ -1,4 +1,4 @@
-"""The two self-adversarial (twin) terms of TwinFlow (DESIGN.md §2, eqs. 2 and 9).
+"""The two self-adversarial (twin) terms of TwinFlow (docs/METHOD.md §2, eqs. 2 and 9).
 
 The one network plays three parts: generator ``G(z) = z - F(z, 1, 0)``, the real flow
 (``F`` at positive times) and the fake flow of its own samples (``F`` at negative times).

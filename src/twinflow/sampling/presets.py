@@ -1,4 +1,4 @@
-"""Default sampler settings per NFE (DESIGN.md §3, tuned on the digits default).
+"""Default sampler settings per NFE (docs/METHOD.md §3, tuned on the digits default).
 
 * 1 NFE: one jump from ``t = 0.999`` to 0 (``few``).
 * 2-8 NFE: ``any`` style (target time = next grid time), gaps ``(0.001, 0.5)``; on the digits

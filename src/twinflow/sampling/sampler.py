@@ -1,4 +1,4 @@
-"""One sampler for few-, any- and multi-step generation (DESIGN.md §3).
+"""One sampler for few-, any- and multi-step generation (docs/METHOD.md §3).
 
 At each grid step ``t -> t_next`` the network predicts ``F(x, t, r)`` with target time
 ``r = 0`` (``few``), ``r = t_next`` (``any``) or ``r = t`` (``mul``), giving estimates

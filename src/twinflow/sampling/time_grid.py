@@ -1,4 +1,4 @@
-"""Sampling time grids from 1 (noise) to 0 (data) (DESIGN.md §3).
+"""Sampling time grids from 1 (noise) to 0 (data) (docs/METHOD.md §3).
 
 ``steps`` points ``u_k = k / (steps - 1)`` (``u = 0`` for one step) are optionally warped by
 the Kumaraswamy transform ``w(u) = (1 - (1 - u^a)^b)^c`` and mapped to
