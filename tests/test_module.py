@@ -8,8 +8,8 @@ import torch
 from safetensors.torch import load_file
 
 from tests.helpers import run_cli, toy_config
-from twinflow.lightning_cli import TwinFlowCLI
 from twinflow.export import load_module
+from twinflow.lightning_cli import TwinFlowCLI
 from twinflow.weights import CheckpointError, load_network_state, read_checkpoint
 
 
