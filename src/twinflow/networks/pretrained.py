@@ -9,6 +9,7 @@ weights are read.
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -53,3 +54,18 @@ def load_component(cls: Any, root: str | Path, subfolder: str | None = None, **k
     return cls.from_pretrained(
         str(Path(root).expanduser()), local_files_only=True, **extra, **kwargs
     )
+
+
+def load_twin_transformer(
+    twin_cls: Any, stock_cls: Any, root: str | Path, subfolder: str | None, dtype: Any
+):
+    """A twin (target-time) transformer from a local folder holding either kind of checkpoint.
+
+    A folder saved from ``twin_cls`` (its ``config.json`` names the class) loads directly; a
+    stock ``stock_cls`` checkpoint loads as stock and is converted by ``twin_cls.from_stock``.
+    """
+    folder = component_dir(root, subfolder)
+    saved = json.loads((folder / "config.json").read_text()).get("_class_name")
+    if saved == twin_cls.__name__:
+        return load_component(twin_cls, root, subfolder, torch_dtype=dtype)
+    return twin_cls.from_stock(load_component(stock_cls, root, subfolder, torch_dtype=dtype))

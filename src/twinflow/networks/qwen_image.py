@@ -19,8 +19,6 @@ from __future__ import annotations
 
 import copy
 import inspect
-import json
-from pathlib import Path
 from typing import Any
 
 import torch
@@ -29,7 +27,7 @@ from diffusers.models.transformers.transformer_qwenimage import QwenTimestepProj
 from torch import Tensor, nn
 
 from twinflow.networks.contract import Conditioning
-from twinflow.networks.pretrained import component_dir, load_component
+from twinflow.networks.pretrained import load_twin_transformer
 
 #: A tiny random Qwen-Image for tests and smoke runs: 16 latent channels (as the real VAE),
 #: 2 layers of width 32, 32-dim text tokens.
@@ -144,18 +142,13 @@ class QwenImageNetwork(nn.Module):
             if dtype != torch.float32:
                 model = model.to(dtype)
         else:
-            folder = component_dir(pretrained, subfolder or None)
-            saved = json.loads((Path(folder) / "config.json").read_text()).get("_class_name")
-            if saved == QwenImageTwinTransformer.__name__:
-                model = load_component(
-                    QwenImageTwinTransformer, pretrained, subfolder or None, torch_dtype=dtype
-                )
-            else:
-                stock = load_component(
-                    QwenImageTransformer2DModel, pretrained, subfolder or None, torch_dtype=dtype
-                )
-                model = QwenImageTwinTransformer.from_stock(stock)
-                del stock
+            model = load_twin_transformer(
+                QwenImageTwinTransformer,
+                QwenImageTransformer2DModel,
+                pretrained,
+                subfolder or None,
+                dtype,
+            )
         if gradient_checkpointing:
             model.enable_gradient_checkpointing()
         self.transformer: QwenImageTwinTransformer = model

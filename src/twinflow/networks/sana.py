@@ -19,8 +19,6 @@ from __future__ import annotations
 
 import copy
 import inspect
-import json
-from pathlib import Path
 from typing import Any
 
 import torch
@@ -29,7 +27,7 @@ from diffusers.models.normalization import AdaLayerNormSingle
 from torch import Tensor, nn
 
 from twinflow.networks.contract import Conditioning
-from twinflow.networks.pretrained import component_dir, load_component
+from twinflow.networks.pretrained import load_twin_transformer
 
 #: Seconds-per-unit of the stock pipeline: ``timestep = TIME_UNIT * sigma * timestep_scale``.
 TIME_UNIT = 1000.0
@@ -136,10 +134,6 @@ class SanaTwinTransformer(SanaTransformer2DModel):
         return twin.to(device=stock.device, dtype=stock.dtype)
 
 
-def _checkpoint_class(folder: Path) -> str:
-    return json.loads((folder / "config.json").read_text()).get("_class_name", "")
-
-
 class SanaNetwork(nn.Module):
     """SANA transformer with the TwinFlow contract ``F(x_t, t, r, cond) -> velocity``.
 
@@ -171,17 +165,9 @@ class SanaNetwork(nn.Module):
             if dtype != torch.float32:
                 model = model.to(dtype)
         else:
-            folder = component_dir(pretrained, subfolder or None)
-            if _checkpoint_class(folder) == SanaTwinTransformer.__name__:
-                model = load_component(
-                    SanaTwinTransformer, pretrained, subfolder or None, torch_dtype=dtype
-                )
-            else:
-                stock = load_component(
-                    SanaTransformer2DModel, pretrained, subfolder or None, torch_dtype=dtype
-                )
-                model = SanaTwinTransformer.from_stock(stock)
-                del stock
+            model = load_twin_transformer(
+                SanaTwinTransformer, SanaTransformer2DModel, pretrained, subfolder or None, dtype
+            )
         if gradient_checkpointing:
             model.enable_gradient_checkpointing()
         self.transformer: SanaTwinTransformer = model
