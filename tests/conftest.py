@@ -14,3 +14,16 @@ def _isolated_cache(tmp_path_factory):
     if "TWINFLOW_CACHE" not in os.environ:
         os.environ["TWINFLOW_CACHE"] = str(tmp_path_factory.mktemp("twinflow-cache"))
     yield
+
+
+@pytest.fixture(scope="session")
+def tiny_assets(tmp_path_factory) -> Path:
+    """``twinflow tiny-assets`` output: tiny SANA and Qwen-Image checkpoints and images."""
+    from twinflow.tiny_assets import write_tiny_images
+    from twinflow.tiny_checkpoint import write_tiny_checkpoint
+
+    root = tmp_path_factory.mktemp("tiny")
+    for family in ("sana", "qwen_image"):
+        write_tiny_checkpoint(family, root / family)
+    write_tiny_images(root / "images")
+    return root

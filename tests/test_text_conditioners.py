@@ -9,64 +9,22 @@ import torch
 
 from twinflow.networks.pretrained import PretrainedPathError
 from twinflow.text import SANA_COMPLEX_HUMAN_INSTRUCTION, QwenImageConditioner, SanaConditioner
-from twinflow.text.qwen_image import PROMPT_TEMPLATE
+from twinflow.tiny_checkpoint import tiny_gemma_text_encoder, tiny_qwen_text_encoder
 
 PROMPTS = ["a red cat on a mat", "two dogs"]
 LONG = " ".join(["cat"] * 40)
 
 
-def _tokenizer(specials: list[str], bos: str | None, corpus: list[str]):
-    from tokenizers import Tokenizer, models, pre_tokenizers, processors, trainers
-    from transformers import PreTrainedTokenizerFast
-
-    tok = Tokenizer(models.WordLevel(unk_token="<unk>"))
-    tok.pre_tokenizer = pre_tokenizers.Whitespace()
-    tok.train_from_iterator(corpus, trainers.WordLevelTrainer(special_tokens=["<unk>", *specials]))
-    if bos:
-        tok.post_processor = processors.TemplateProcessing(
-            single=f"{bos} $A", special_tokens=[(bos, tok.token_to_id(bos))]
-        )
-    kwargs = {"bos_token": bos} if bos else {}
-    return PreTrainedTokenizerFast(
-        tokenizer_object=tok, unk_token="<unk>", pad_token="<pad>", eos_token="<eos>",
-        additional_special_tokens=[s for s in specials if s.startswith("<|")], **kwargs,
-    )
-
-
 @pytest.fixture(scope="module")
 def qwen_parts():
-    from transformers import Qwen2_5_VLConfig, Qwen2_5_VLForConditionalGeneration
-
     torch.manual_seed(0)
-    tok = _tokenizer(
-        ["<pad>", "<eos>", "<|im_start|>", "<|im_end|>"], None,
-        [PROMPT_TEMPLATE.format(p) for p in [*PROMPTS, LONG]],
-    )
-    text = dict(
-        vocab_size=len(tok), hidden_size=32, intermediate_size=64, num_hidden_layers=2,
-        num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=512,
-        rope_parameters={"rope_type": "default", "rope_theta": 10000.0, "mrope_section": [1, 1, 2]},
-        pad_token_id=tok.pad_token_id,
-    )
-    vision = dict(depth=1, hidden_size=32, intermediate_size=32, num_heads=2, out_hidden_size=32,
-                  fullatt_block_indexes=[0])
-    config = Qwen2_5_VLConfig(text_config=text, vision_config=vision)
-    return Qwen2_5_VLForConditionalGeneration(config).eval(), tok
+    return tiny_qwen_text_encoder([*PROMPTS, LONG])
 
 
 @pytest.fixture(scope="module")
 def sana_parts():
-    from transformers import Gemma2Config, Gemma2Model
-
     torch.manual_seed(0)
-    corpus = ["\n".join(SANA_COMPLEX_HUMAN_INSTRUCTION).lower(), *PROMPTS, LONG]
-    tok = _tokenizer(["<pad>", "<eos>", "<bos>"], "<bos>", corpus)
-    config = Gemma2Config(
-        vocab_size=len(tok), hidden_size=32, intermediate_size=64, num_hidden_layers=2,
-        num_attention_heads=4, num_key_value_heads=2, head_dim=8, max_position_embeddings=1024,
-        pad_token_id=tok.pad_token_id, bos_token_id=tok.bos_token_id, sliding_window=64,
-    )
-    return Gemma2Model(config).eval(), tok
+    return tiny_gemma_text_encoder([*PROMPTS, LONG])
 
 
 def test_qwen_matches_pipeline(qwen_parts):
