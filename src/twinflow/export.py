@@ -9,6 +9,8 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import yaml
@@ -18,19 +20,22 @@ from twinflow.module import TwinFlowModule
 from twinflow.weights import CheckpointError, load_file, read_checkpoint
 
 
-def export_module(module: TwinFlowModule, out_dir: str | Path) -> Path:
-    """Write the module's weights (network and EMA) and init config to ``out_dir``."""
-    if module.model_config is None:
-        raise ValueError("the module has no model_config: build it with the twinflow CLI")
+@contextmanager
+def staged_folder(out_dir: str | Path) -> Iterator[Path]:
+    """A fresh folder beside ``out_dir`` to write into; renamed to ``out_dir`` on success.
+
+    A crash mid-write never leaves a half-written export, and an existing export is replaced
+    only by a complete one; on an error the staging folder is removed.
+    """
     out = Path(out_dir)
     out.parent.mkdir(parents=True, exist_ok=True)
-    # Written beside the target, then renamed into place: a crash mid-write never leaves a
-    # half-written export, and an existing export is replaced only by a complete one.
     staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
-    state = {k: v.detach().cpu().contiguous() for k, v in module.state_dict().items()}
-    save_file(state, staging / "model.safetensors")
-    (staging / "model.yaml").write_text(module.model_config)
-    for item in (staging, *staging.iterdir()):
+    try:
+        yield staging
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    for item in (staging, *staging.rglob("*")):
         item.chmod(0o755 if item.is_dir() else 0o644)  # mkdtemp and safetensors make 0700/0600
     if out.exists():
         retired = out.with_name(f".{out.name}.old-{os.getpid()}")
@@ -39,7 +44,17 @@ def export_module(module: TwinFlowModule, out_dir: str | Path) -> Path:
         shutil.rmtree(retired, ignore_errors=True)
     else:
         staging.rename(out)
-    return out
+
+
+def export_module(module: TwinFlowModule, out_dir: str | Path) -> Path:
+    """Write the module's weights (network and EMA) and init config to ``out_dir``."""
+    if module.model_config is None:
+        raise ValueError("the module has no model_config: build it with the twinflow CLI")
+    state = {k: v.detach().cpu().contiguous() for k, v in module.state_dict().items()}
+    with staged_folder(out_dir) as staging:
+        save_file(state, staging / "model.safetensors")
+        (staging / "model.yaml").write_text(module.model_config)
+    return Path(out_dir)
 
 
 def build_module(config: dict) -> TwinFlowModule:
@@ -57,11 +72,19 @@ def build_module(config: dict) -> TwinFlowModule:
 def load_module(path: str | Path) -> TwinFlowModule:
     """A ready ``TwinFlowModule`` from an export folder or a twinflow ``.ckpt``."""
     path = Path(path)
-    if path.is_dir():
+    state = None
+    if path.is_dir() and (path / "transformer").is_dir() and (path / "model.yaml").is_file():
+        # a diffusers-format export: the network reads the export's own transformer/
+        config = yaml.safe_load((path / "model.yaml").read_text())
+        init = config["network"].setdefault("init_args", {})
+        if init.get("pretrained") == ".":
+            init["pretrained"] = str(path)
+    elif path.is_dir():
         cfg_file, weights = path / "model.yaml", path / "model.safetensors"
         if not cfg_file.is_file() or not weights.is_file():
             raise CheckpointError(
-                f"{path} is not an export folder (needs model.yaml and model.safetensors)"
+                f"{path} is not an export folder (needs model.yaml and model.safetensors, "
+                "or model.yaml and transformer/)"
             )
         config, state = yaml.safe_load(cfg_file.read_text()), load_file(weights)
     else:
@@ -72,6 +95,7 @@ def load_module(path: str | Path) -> TwinFlowModule:
         config, state = yaml.safe_load(text), ckpt["state_dict"]
     module = build_module(config)
     module.configure_model()
-    module.load_state_dict(state)
+    if state is not None:
+        module.load_state_dict(state)
     module.model_config = yaml.safe_dump(config, sort_keys=False)
     return module.eval()

@@ -27,7 +27,8 @@ from diffusers.models.transformers.transformer_qwenimage import QwenTimestepProj
 from torch import Tensor, nn
 
 from twinflow.networks.contract import Conditioning
-from twinflow.networks.pretrained import load_twin_transformer
+from twinflow.networks.lora import LoraSettings
+from twinflow.networks.twin_build import build_twin_transformer
 
 #: A tiny random Qwen-Image for tests and smoke runs: 16 latent channels (as the real VAE),
 #: 2 layers of width 32, 32-dim text tokens.
@@ -125,6 +126,8 @@ class QwenImageNetwork(nn.Module):
         subfolder: component folder under ``pretrained``.
         torch_dtype: ``"float32"``, ``"bfloat16"``, ...
         gradient_checkpointing: diffusers gradient checkpointing in the blocks.
+        lora: LoRA adapters (the base frozen, the target-time embedder trained in full), or
+            ``None`` to train every weight.
     """
 
     def __init__(
@@ -134,23 +137,15 @@ class QwenImageNetwork(nn.Module):
         config: dict[str, Any] | None = None,
         torch_dtype: str = "float32",
         gradient_checkpointing: bool = False,
+        lora: LoraSettings | None = None,
     ) -> None:
         super().__init__()
-        dtype = getattr(torch, torch_dtype)
-        if pretrained is None:
-            model = QwenImageTwinTransformer(**(config or TINY_QWEN_IMAGE_CONFIG))
-            if dtype != torch.float32:
-                model = model.to(dtype)
-        else:
-            model = load_twin_transformer(
-                QwenImageTwinTransformer,
-                QwenImageTransformer2DModel,
-                pretrained,
-                subfolder or None,
-                dtype,
-            )
-        if gradient_checkpointing:
-            model.enable_gradient_checkpointing()
+        self.lora = lora
+        model = build_twin_transformer(
+            QwenImageTwinTransformer, QwenImageTransformer2DModel,
+            pretrained, subfolder, config, TINY_QWEN_IMAGE_CONFIG,
+            torch_dtype, gradient_checkpointing, lora,
+        )
         self.transformer: QwenImageTwinTransformer = model
 
     def forward(

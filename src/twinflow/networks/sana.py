@@ -27,7 +27,8 @@ from diffusers.models.normalization import AdaLayerNormSingle
 from torch import Tensor, nn
 
 from twinflow.networks.contract import Conditioning
-from twinflow.networks.pretrained import load_twin_transformer
+from twinflow.networks.lora import LoraSettings
+from twinflow.networks.twin_build import build_twin_transformer
 
 #: Seconds-per-unit of the stock pipeline: ``timestep = TIME_UNIT * sigma * timestep_scale``.
 TIME_UNIT = 1000.0
@@ -145,6 +146,8 @@ class SanaNetwork(nn.Module):
             :data:`TINY_SANA_CONFIG`).
         torch_dtype: ``"float32"``, ``"bfloat16"``, ...
         gradient_checkpointing: enable diffusers gradient checkpointing in the blocks.
+        lora: LoRA adapters (the base frozen, the target-time embedder trained in full), or
+            ``None`` to train every weight.
 
     Raises:
         PretrainedPathError: the pretrained folder or its subfolder is missing.
@@ -157,19 +160,15 @@ class SanaNetwork(nn.Module):
         config: dict[str, Any] | None = None,
         torch_dtype: str = "float32",
         gradient_checkpointing: bool = False,
+        lora: LoraSettings | None = None,
     ) -> None:
         super().__init__()
-        dtype = getattr(torch, torch_dtype)
-        if pretrained is None:
-            model = SanaTwinTransformer(**(config or TINY_SANA_CONFIG))
-            if dtype != torch.float32:
-                model = model.to(dtype)
-        else:
-            model = load_twin_transformer(
-                SanaTwinTransformer, SanaTransformer2DModel, pretrained, subfolder or None, dtype
-            )
-        if gradient_checkpointing:
-            model.enable_gradient_checkpointing()
+        self.lora = lora
+        model = build_twin_transformer(
+            SanaTwinTransformer, SanaTransformer2DModel,
+            pretrained, subfolder, config, TINY_SANA_CONFIG,
+            torch_dtype, gradient_checkpointing, lora,
+        )
         self.transformer: SanaTwinTransformer = model
 
     @property

@@ -1,0 +1,50 @@
+"""Building a twin (target-time) transformer the way every diffusers adapter does.
+
+One path for all families: a random model from a config, or a local checkpoint (stock or
+twin, see :func:`~twinflow.networks.pretrained.load_twin_transformer`); then the dtype,
+gradient checkpointing and, optionally, LoRA adapters with the target-time embedder trained
+in full.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from torch import nn
+
+from twinflow.networks.lora import LoraSettings, add_lora
+from twinflow.networks.pretrained import load_twin_transformer
+
+
+def dtype_of(name: str) -> torch.dtype:
+    dtype = getattr(torch, name, None)
+    if not isinstance(dtype, torch.dtype):
+        raise ValueError(f"torch_dtype={name!r} is not a torch dtype (use float32 or bfloat16)")
+    return dtype
+
+
+def build_twin_transformer(
+    twin_cls: Any,
+    stock_cls: Any,
+    pretrained: str | None,
+    subfolder: str | None,
+    config: dict[str, Any] | None,
+    default_config: dict[str, Any],
+    torch_dtype: str,
+    gradient_checkpointing: bool,
+    lora: LoraSettings | None,
+) -> nn.Module:
+    """The transformer an adapter wraps (``twin_cls``), ready to train."""
+    dtype = dtype_of(torch_dtype)
+    if pretrained is None:
+        model = twin_cls(**(config or default_config))
+        if dtype != torch.float32:
+            model = model.to(dtype)
+    else:
+        model = load_twin_transformer(twin_cls, stock_cls, pretrained, subfolder or None, dtype)
+    if gradient_checkpointing:
+        model.enable_gradient_checkpointing()
+    if lora is not None:
+        add_lora(model, lora)  # peft keeps the adapter weights in fp32 under a bf16 base
+    return model
