@@ -21,7 +21,14 @@ def test_there_are_experiments():
 
 
 @pytest.mark.parametrize("path", EXPERIMENTS, ids=lambda p: str(p.relative_to(ROOT)))
-def test_experiment_parses_and_instantiates(path, tmp_path):
+def test_experiment_parses_and_instantiates(path, tmp_path, tiny_assets, monkeypatch):
+    # The real backbone experiments read their paths from the environment; pointed at the
+    # tiny checkpoints (same layout) they instantiate here.
+    monkeypatch.setenv("TWINFLOW_TINY", str(tiny_assets))
+    for var, family in [("TWINFLOW_QWEN_IMAGE", "qwen_image"), ("TWINFLOW_SANA_600M", "sana"),
+                        ("TWINFLOW_SANA_1600M", "sana")]:
+        monkeypatch.setenv(var, str(tiny_assets / family))
+    monkeypatch.setenv("TWINFLOW_DATA", str(tiny_assets / "images"))
     cli = TwinFlowCLI(
         args=[
             "--config",
@@ -143,3 +150,11 @@ def test_every_recipe_sweep_variant_builds_an_objective():
     assert reference.guidance.ratio == 0
     for overrides in sweep.VARIANTS.values():
         sweep.build_objective(overrides)
+
+
+def test_backbone_experiment_without_its_path_is_one_line(tmp_path, monkeypatch, capsys):
+    monkeypatch.delenv("TWINFLOW_QWEN_IMAGE", raising=False)
+    with pytest.raises(SystemExit, match="TWINFLOW_QWEN_IMAGE is not set") as err:
+        TwinFlowCLI(args=["--config", str(ROOT / "experiments/qwen_lora.yaml"),
+                          "--trainer.default_root_dir", str(tmp_path)], run=False)
+    assert "\n" not in str(err.value) and "configs/paths" in str(err.value)

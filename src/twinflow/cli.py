@@ -18,6 +18,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "predict": ("twinflow.lightning_cli", "generate with the config's predict data"),
     "sample": ("twinflow.sample", "checkpoint or export -> PNG grid and samples.npz"),
     "demo": ("twinflow.demo", "the embedded default end to end (digits, CPU)"),
+    "prepare": ("twinflow.prepare", "encode an experiment's images and captions into its cache"),
+    "export": ("twinflow.export_command",
+               "checkpoint -> model folder (diffusers format for SANA, Qwen)"),
+    "tiny-assets": ("twinflow.tiny_assets", "tiny checkpoints and images for experiments/tiny"),
 }
 LIGHTNING = ("fit", "validate", "test", "predict")
 

@@ -8,6 +8,7 @@ subcommands is ``twinflow.cli``.
 from __future__ import annotations
 
 import os
+import re
 import sys
 import warnings
 from pathlib import Path
@@ -79,6 +80,19 @@ class TwinFlowCLI(LightningCLI):
         kwargs.setdefault("parser_class", ConciseParser)
         super().__init__(TwinFlowModule, None, *args, **kwargs)
 
+    def parse_arguments(self, parser, args) -> None:
+        from omegaconf.errors import InterpolationResolutionError
+
+        try:
+            super().parse_arguments(parser, args)
+        except InterpolationResolutionError as err:
+            # `${oc.env:VAR}` with VAR unset: say which variable and what it should hold.
+            match = re.search(r"Environment variable '([^']+)' not found", str(err))
+            what = f"environment variable {match.group(1)} is not set" if match else concise(
+                str(err))
+            raise SystemExit(f"error: {what}: the config reads a local path from it; export it "
+                             "(see configs/paths/README.md)") from None
+
     def before_instantiate_classes(self) -> None:
         """Put every run output under ``trainer.default_root_dir`` unless a path is given."""
         cfg = self.config[self.subcommand] if self.subcommand else self.config
@@ -110,11 +124,11 @@ class TwinFlowCLI(LightningCLI):
         self.model.model_config = yaml.safe_dump(_plain(cfg.model), sort_keys=False)
 
     def after_fit(self) -> None:
-        from twinflow.export import export_module
+        from twinflow.export_command import export_model
 
         if self.trainer.is_global_zero and self.trainer.state.finished:
             out = Path(self.trainer.default_root_dir) / "export"
-            export_module(self.model, out)
+            export_model(self.model, out)
             print(f"exported weights and config to {out}")
 
 
