@@ -63,12 +63,20 @@ class DigitsDataModule(L.LightningDataModule):
             raise ValueError(f"data.split={split!r}: use 'all' or 'train'")
         self.batch_size, self.val_batch_size = batch_size, val_batch_size
         self.split, self.seed = split, seed
+        # Checked now (a bad path fails before any work); loaded only if no model shares its own.
         self.conditioner = MiniLMConditioner(text_encoder_path, cache_dir)
         self._ready = False
+
+    def _shared_conditioner(self):
+        """The model's own conditioner when trained by one (one encoder per run), else ours."""
+        module = getattr(self.trainer, "lightning_module", None) if self.trainer else None
+        shared = getattr(module, "conditioner", None)
+        return shared if shared is not None else self.conditioner
 
     def setup(self, stage: str | None = None) -> None:
         if self._ready:
             return
+        self.conditioner = self._shared_conditioner()
         train, heldout = load_mnist5k(self.split), load_mnist5k("heldout")
         self.train_x = to_model_space(train.images)
         self.train_y = torch.as_tensor(train.labels)

