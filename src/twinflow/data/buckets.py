@@ -109,7 +109,8 @@ def bucket_loader(
     seed: int = 0,
 ) -> DataLoader:
     """A loader over :class:`BucketBatchStream` starting at the trainer's global step."""
-    start = trainer.global_step if trainer is not None else 0
+    # Batches are micro-batches: with gradient accumulation, global_step counts fewer.
+    start = trainer.global_step * trainer.accumulate_grad_batches if trainer is not None else 0
     rank = trainer.global_rank if trainer is not None else 0
     world = trainer.world_size if trainer is not None else 1
     stream = BucketBatchStream(groups, batch_size, make_batch, seed, start, rank, world)

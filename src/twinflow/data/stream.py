@@ -74,7 +74,8 @@ def resumable_loader(
     Lightning restores ``global_step`` from a checkpoint before it asks for the train
     loader, so a resumed run continues with exactly the next batch.
     """
-    start = trainer.global_step if trainer is not None else 0
+    # Batches are micro-batches: with gradient accumulation, global_step counts fewer.
+    start = trainer.global_step * trainer.accumulate_grad_batches if trainer is not None else 0
     rank = trainer.global_rank if trainer is not None else 0
     world = trainer.world_size if trainer is not None else 1
     stream = StepBatchStream(size, batch_size, make_batch, seed, start, rank, world)
