@@ -22,6 +22,7 @@ from twinflow.codec import Codec, PixelCodec
 from twinflow.data.batch import Batch
 from twinflow.data.text_encoder import PromptConditioner
 from twinflow.ema import EMA
+from twinflow.networks.zero3 import load_state_partitioned
 from twinflow.objective.objective import TwinFlowObjective
 from twinflow.sampling.presets import sampler_for
 from twinflow.weights import load_network_state
@@ -87,7 +88,12 @@ class TwinFlowModule(L.LightningModule):
         self.network = self.build_network()
         if self.init_from:
             state = load_network_state(self.init_from)
-            missing, unexpected = self.network.load_state_dict(state, strict=False)
+            if any(hasattr(p, "ds_id") for p in self.network.parameters()):
+                # ZeRO-3 built the network partitioned: fill it one gathered module at a time.
+                load_state_partitioned(self.network, state, f"model.init_from={self.init_from}")
+                state = None
+            missing, unexpected = ([], []) if state is None else (
+                self.network.load_state_dict(state, strict=False))
             if missing or unexpected:
                 raise ValueError(
                     f"model.init_from={self.init_from} does not fit the network: "
@@ -95,6 +101,11 @@ class TwinFlowModule(L.LightningModule):
                     f"unexpected (e.g. {unexpected[:3]}); check model.network matches"
                 )
         if self.ema_decay is not None:
+            if any(hasattr(p, "ds_id") for p in self.network.parameters()):
+                raise ValueError(
+                    "model.ema_decay must be null under DeepSpeed ZeRO-3 (a full EMA copy would "
+                    "undo the partitioning; the paper trains the 20B model without EMA, the "
+                    "online network under no-grad is then the target)")
             self.ema = EMA(self.network, self.ema_decay)
 
     def configure_optimizers(self):
@@ -124,27 +135,55 @@ class TwinFlowModule(L.LightningModule):
 
     # ---- training ---------------------------------------------------------------------------
     def on_train_batch_start(self, batch: Batch, batch_idx: int) -> None:
-        step_seed = self.seed * 1_000_003 + self.global_step * 4_099 + self.global_rank
+        # The micro-batch index keeps gradient accumulation from reusing one step's noise;
+        # it is 0 without accumulation, which keeps older runs' seeds.
+        micro = batch_idx % max(1, self.trainer.accumulate_grad_batches) if self._trainer else 0
+        step_seed = (self.seed * 1_000_003 + self.global_step * 4_099 + self.global_rank
+                     + micro * 7_919_007)
         torch.manual_seed(step_seed)
-        self._step_skipped = False
+        if micro == 0:
+            self._step_skipped = False
+
+    @property
+    def step_skipped(self) -> bool:
+        """Whether every rank skips the current optimizer step (read by the strategies)."""
+        return getattr(self, "_step_skipped", False)
+
+    def _any_rank(self, bad: bool) -> bool:
+        """``bad`` on any rank (a collective: every rank calls it at the same point)."""
+        if not torch.distributed.is_available() or not torch.distributed.is_initialized():
+            return bad
+        flag = torch.tensor([float(bad)], device=self.device)
+        torch.distributed.all_reduce(flag, op=torch.distributed.ReduceOp.MAX)
+        return bool(flag.item() > 0)
 
     def training_step(self, batch: Batch, batch_idx: int):
         target = self.ema.shadow if self.ema is not None else None
         terms = self.objective(self.network, batch.x, batch.cond, batch.null_cond, target)
         self.log_dict({f"train/{k}": v for k, v in terms.as_dict().items()}, prog_bar=False)
         self.log("loss", terms.loss.detach(), prog_bar=True)
-        if not torch.isfinite(terms.loss):
-            self._skip("loss")
-            return None  # Lightning skips backward and the optimizer step
+        # Every rank decides together: one rank skipping alone would leave the others waiting
+        # in the gradient collectives.
+        if self._any_rank(not bool(torch.isfinite(terms.loss))):
+            if not self.step_skipped:
+                self._skip("loss")
+            # Lightning refuses a None loss on several ranks. Under DeepSpeed the strategy
+            # then runs neither backward nor engine.step() on any rank; elsewhere every rank
+            # runs backward (DDP all-reduces during it) and on_before_optimizer_step drops the
+            # non-finite gradients.
         return terms.loss
 
     def on_before_optimizer_step(self, optimizer) -> None:
         grads = [p.grad for p in self.network.parameters() if p.grad is not None]
-        if grads and not torch.isfinite(torch.stack([g.abs().sum() for g in grads]).sum()):
+        bad = bool(grads) and not bool(torch.isfinite(torch.stack([g.abs().sum() for g in grads])
+                                                      .sum()))
+        # Sharded gradients (FSDP) differ per rank: the decision is taken over all of them.
+        if self._any_rank(bad) or self.step_skipped:
             # Dropping the gradients makes the optimizer leave weights and moments untouched.
             for p in self.network.parameters():
                 p.grad = None
-            self._skip("gradient")
+            if not self.step_skipped:
+                self._skip("gradient")
 
     def _skip(self, what: str) -> None:
         self.skipped_steps += 1
