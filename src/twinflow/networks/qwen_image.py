@@ -17,18 +17,19 @@ so with ``r = t`` the model is the stock one.
 
 from __future__ import annotations
 
-import copy
 import inspect
 from typing import Any
 
 import torch
 from diffusers import QwenImageTransformer2DModel
+from diffusers.models.embeddings import TimestepEmbedding
 from diffusers.models.transformers.transformer_qwenimage import QwenTimestepProjEmbeddings
 from torch import Tensor, nn
 
 from twinflow.networks.contract import Conditioning
 from twinflow.networks.lora import LoraSettings
 from twinflow.networks.twin_build import build_twin_transformer
+from twinflow.networks.zero3 import copy_weights
 
 #: A tiny random Qwen-Image for tests and smoke runs: 16 latent channels (as the real VAE),
 #: 2 layers of width 32, 32-dim text tokens.
@@ -53,11 +54,13 @@ class TwinQwenTimestepEmbeddings(QwenTimestepProjEmbeddings):
 
     def __init__(self, embedding_dim: int, use_additional_t_cond: bool = False) -> None:
         super().__init__(embedding_dim, use_additional_t_cond)
-        self.timestep_embedder_r = copy.deepcopy(self.timestep_embedder)
+        # Built, not deep-copied: under ZeRO-3 a new module is partitioned as it is built.
+        self.timestep_embedder_r = TimestepEmbedding(in_channels=256, time_embed_dim=embedding_dim)
+        self.reset_emb2()
 
     def reset_emb2(self) -> None:
         """Make ``emb2`` an exact copy of ``emb`` (after loading weights that lack it)."""
-        self.timestep_embedder_r.load_state_dict(self.timestep_embedder.state_dict())
+        copy_weights(self.timestep_embedder, self.timestep_embedder_r)
 
     def forward(self, timestep: Tensor, hidden_states: Tensor, addition_t_cond=None) -> Tensor:
         if timestep.ndim == 1:
@@ -82,8 +85,13 @@ class QwenImageTwinTransformer(QwenImageTransformer2DModel):
         self.time_text_embed = TwinQwenTimestepEmbeddings(
             self.inner_dim, use_additional_t_cond=self.config.use_additional_t_cond
         )
-        self.time_text_embed.load_state_dict(old.state_dict(), strict=False)
+        copy_weights(old.timestep_embedder, self.time_text_embed.timestep_embedder)
+        if self.config.use_additional_t_cond:
+            copy_weights(old.addition_t_embedding, self.time_text_embed.addition_t_embedding)
         self.time_text_embed.reset_emb2()
+
+    #: parameter names a stock checkpoint lacks (the target-time embedder)
+    TWIN_KEYS: tuple[str, ...] = ("timestep_embedder_r.",)
 
     # diffusers reads config keys from the __init__ signature: expose the stock one.
     __init__.__signature__ = inspect.signature(QwenImageTransformer2DModel.__init__)  # type: ignore

@@ -17,18 +17,19 @@ where ``t - r`` is in our units (``[-2, 2]``) and ``emb`` is the SANA
 
 from __future__ import annotations
 
-import copy
 import inspect
 from typing import Any
 
 import torch
 from diffusers import SanaTransformer2DModel
+from diffusers.models.embeddings import TimestepEmbedding
 from diffusers.models.normalization import AdaLayerNormSingle
 from torch import Tensor, nn
 
 from twinflow.networks.contract import Conditioning
 from twinflow.networks.lora import LoraSettings
 from twinflow.networks.twin_build import build_twin_transformer
+from twinflow.networks.zero3 import copy_weights
 
 #: Seconds-per-unit of the stock pipeline: ``timestep = TIME_UNIT * sigma * timestep_scale``.
 TIME_UNIT = 1000.0
@@ -68,11 +69,13 @@ class TwinAdaLayerNormSingle(AdaLayerNormSingle):
     ) -> None:
         super().__init__(embedding_dim, use_additional_conditions)
         self.time_unit = float(time_unit)
-        self.emb2 = copy.deepcopy(self.emb.timestep_embedder)
+        # Built, not deep-copied: under ZeRO-3 a new module is partitioned as it is built.
+        self.emb2 = TimestepEmbedding(in_channels=256, time_embed_dim=embedding_dim)
+        self.reset_emb2()
 
     def reset_emb2(self) -> None:
         """Make ``emb2`` an exact copy of ``emb``'s timestep MLP (after loading weights)."""
-        self.emb2.load_state_dict(self.emb.timestep_embedder.state_dict())
+        copy_weights(self.emb.timestep_embedder, self.emb2)
 
     def forward(
         self,
@@ -113,8 +116,12 @@ class SanaTwinTransformer(SanaTransformer2DModel):
         self.time_embed = TwinAdaLayerNormSingle(
             inner_dim, time_unit=TIME_UNIT * self.config.timestep_scale
         )
-        self.time_embed.load_state_dict(old.state_dict(), strict=False)
+        copy_weights(old.emb, self.time_embed.emb)  # the stock init, so seeds compare
+        copy_weights(old.linear, self.time_embed.linear)
         self.time_embed.reset_emb2()
+
+    #: parameter names a stock checkpoint lacks (the target-time embedder)
+    TWIN_KEYS: tuple[str, ...] = ("time_embed.emb2.",)
 
     # diffusers reads config keys from the __init__ signature: expose the stock one.
     __init__.__signature__ = inspect.signature(SanaTransformer2DModel.__init__)  # type: ignore

@@ -1,0 +1,96 @@
+"""DeepSpeed strategies: TwinFlow's skipped steps honoured, and ZeRO on CPU ranks.
+
+``TwinFlowDeepSpeedStrategy`` is Lightning's ``DeepSpeedStrategy`` that honours
+``TwinFlowModule``'s skipped steps.  When the loss is non-finite on any rank, every rank
+agrees to skip (``module.py``); the strategy then runs backward on no rank, so none waits in
+ZeRO's gradient collectives, and does not call ``engine.step()``, so weights and optimizer
+state stay untouched.  Non-finite
+*gradients* behind a finite loss are left to DeepSpeed, which checks them under fp16 only.
+
+``CPUDeepSpeedStrategy`` removes the stock strategy's CUDA-only guard and uses gloo, so real
+ZeRO-2/3 runs on DeepSpeed's CPU accelerator: for development and the multi-rank tests.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import torch
+from lightning.pytorch.plugins.precision.deepspeed import DeepSpeedPrecision
+from lightning.pytorch.strategies import DDPStrategy, DeepSpeedStrategy
+from lightning.pytorch.utilities.exceptions import MisconfigurationException
+
+
+class SkippingDeepSpeedPrecision(DeepSpeedPrecision):
+    """No backward and no ``engine.step()`` for a step the module skipped on every rank."""
+
+    def backward(self, tensor: Any, model: Any, *args: Any, **kwargs: Any) -> None:
+        if getattr(model, "step_skipped", False):
+            return  # every rank agreed: none enters ZeRO's gradient collectives
+        super().backward(tensor, model, *args, **kwargs)
+
+    def optimizer_step(self, optimizer: Any, model: Any, closure: Any, **kwargs: Any) -> Any:
+        closure_result = closure()  # training_step (where ranks agree on a skip) and backward
+        self._after_closure(model, optimizer)
+        if getattr(model, "step_skipped", False):
+            return closure_result
+        if model.automatic_optimization and closure_result is None:
+            raise MisconfigurationException(
+                "Skipping backward by returning `None` from `training_step` is not supported "
+                "by DeepSpeed")
+        return model.trainer.model.step(**kwargs)
+
+
+class TwinFlowDeepSpeedStrategy(DeepSpeedStrategy):
+    """Lightning's DeepSpeed strategy with :class:`SkippingDeepSpeedPrecision`.
+
+    Takes every ``DeepSpeedStrategy`` argument (``stage``, ``offload_optimizer``,
+    ``offload_parameters``, bucket sizes, ``config``...).
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        # DeepSpeed wants a micro-batch size for its throughput log only; "auto" would read it
+        # from a batch sampler, which the step-indexed streams do not have.
+        if kwargs.get("logging_batch_size_per_gpu", "auto") == "auto":
+            kwargs["logging_batch_size_per_gpu"] = 1
+        super().__init__(*args, **kwargs)
+
+    @property
+    def precision_plugin(self) -> Any:
+        return super().precision_plugin
+
+    @precision_plugin.setter
+    def precision_plugin(self, plugin: Any) -> None:
+        if type(plugin) is DeepSpeedPrecision:
+            plugin = SkippingDeepSpeedPrecision(plugin.precision)
+        self._precision_plugin = plugin
+
+
+class CPUDeepSpeedStrategy(TwinFlowDeepSpeedStrategy):
+    """DeepSpeed ZeRO on CPU processes over gloo (DeepSpeed's CPU accelerator)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        os.environ.setdefault("DS_ACCELERATOR", "cpu")
+        if kwargs.get("process_group_backend") is None:
+            kwargs["process_group_backend"] = "gloo"
+        super().__init__(*args, **kwargs)
+
+    @property
+    def root_device(self) -> torch.device:
+        # DeepSpeed takes the device index as its rank's device number; a bare "cpu" has none.
+        return torch.device("cpu", self.local_rank)
+
+    def setup_environment(self) -> None:
+        # The stock strategy refuses anything but CUDA here; the DDP setup below is all a CPU
+        # rank needs (DeepSpeed picks its CPU accelerator from DS_ACCELERATOR).
+        DDPStrategy.setup_environment(self)
+
+    def setup_distributed(self) -> None:
+        # As the parent, without its check that device indices equal local ranks: CPU
+        # devices have no index.
+        from lightning.fabric.utilities.seed import reset_seed
+
+        reset_seed()
+        self.set_world_ranks()
+        self._init_deepspeed_distributed()
