@@ -79,7 +79,7 @@ def load_module(path: str | Path) -> TwinFlowModule:
         init = config["network"].setdefault("init_args", {})
         if init.get("pretrained") == ".":
             init["pretrained"] = str(path)
-    elif path.is_dir():
+    elif path.is_dir() and not (path / "latest").is_file():
         cfg_file, weights = path / "model.yaml", path / "model.safetensors"
         if not cfg_file.is_file() or not weights.is_file():
             raise CheckpointError(
@@ -88,7 +88,10 @@ def load_module(path: str | Path) -> TwinFlowModule:
             )
         config, state = yaml.safe_load(cfg_file.read_text()), load_file(weights)
     else:
-        ckpt = read_checkpoint(path)
+        from twinflow.sharded_checkpoint import is_sharded_checkpoint, read_sharded_checkpoint
+
+        ckpt = read_sharded_checkpoint(path) if is_sharded_checkpoint(path) else (
+            read_checkpoint(path))
         text = (ckpt.get("twinflow") or {}).get("model_config")
         if not text:
             raise CheckpointError(f"{path} carries no model config: it was not written by twinflow")

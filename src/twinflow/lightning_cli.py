@@ -126,8 +126,21 @@ class TwinFlowCLI(LightningCLI):
     def after_fit(self) -> None:
         from twinflow.export_command import export_model
 
-        if self.trainer.is_global_zero and self.trainer.state.finished:
-            out = Path(self.trainer.default_root_dir) / "export"
+        if not self.trainer.state.finished:
+            return
+        out = Path(self.trainer.default_root_dir) / "export"
+        if getattr(self.trainer.strategy, "zero_stage_3", False):
+            # Partitioned weights: every rank writes its shard, rank 0 consolidates and exports.
+            final = Path(self.trainer.default_root_dir) / "checkpoints" / "final.ckpt"
+            self.trainer.save_checkpoint(final)
+            self.trainer.strategy.barrier()
+            if self.trainer.is_global_zero:
+                from twinflow.export import load_module
+
+                export_model(load_module(final), out)
+                print(f"exported weights and config to {out}")
+            return
+        if self.trainer.is_global_zero:
             export_model(self.model, out)
             print(f"exported weights and config to {out}")
 
