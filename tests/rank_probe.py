@@ -12,7 +12,8 @@ from safetensors.torch import save_file
 
 class RankProbe(L.Callback):
     """Injects a NaN batch on one rank at one step; records partition sizes and skips; rank 0
-    writes the final (gathered) network weights to ``out/weights.safetensors``."""
+    writes the gathered network weights as loaded (``out/initial.safetensors``) and at the end
+    (``out/weights.safetensors``)."""
 
     def __init__(self, out: str, nan_step: int = 1, nan_rank: int = 1) -> None:
         self.out, self.nan_step, self.nan_rank = Path(out), nan_step, nan_rank
@@ -23,15 +24,11 @@ class RankProbe(L.Callback):
         self.held = sum(p.ds_tensor.numel() if hasattr(p, "ds_tensor") else p.numel()
                         for p in params)
         self.total = sum(getattr(p, "ds_numel", p.numel()) for p in params)
+        self._save(trainer, pl_module, "initial.safetensors")  # the weights as loaded
 
-    def on_train_batch_start(self, trainer, pl_module, batch, batch_idx) -> None:
-        if trainer.global_step == self.nan_step and trainer.global_rank == self.nan_rank:
-            batch.x.fill_(float("nan"))
-
-    def on_train_end(self, trainer, pl_module) -> None:
+    def _save(self, trainer, pl_module, name: str) -> None:
         net = pl_module.network
-        params = list(net.parameters())
-        zero = [p for p in params if hasattr(p, "ds_id")]
+        zero = [p for p in net.parameters() if hasattr(p, "ds_id")]
         if zero:
             import deepspeed
 
@@ -42,7 +39,14 @@ class RankProbe(L.Callback):
         with ctx:
             if trainer.global_rank == 0:
                 state = {k: v.detach().clone().contiguous() for k, v in net.state_dict().items()}
-                save_file(state, self.out / "weights.safetensors")
+                save_file(state, self.out / name)
+
+    def on_train_batch_start(self, trainer, pl_module, batch, batch_idx) -> None:
+        if trainer.global_step == self.nan_step and trainer.global_rank == self.nan_rank:
+            batch.x.fill_(float("nan"))
+
+    def on_train_end(self, trainer, pl_module) -> None:
+        self._save(trainer, pl_module, "weights.safetensors")
         record = {"rank": trainer.global_rank, "held": self.held, "total": self.total,
                   "skipped": pl_module.skipped_steps, "step": trainer.global_step}
         (self.out / f"rank{trainer.global_rank}.json").write_text(json.dumps(record))

@@ -30,6 +30,8 @@ def _fit(tmp: Path, tiny: Path, name: str, trainer: list[str], steps: int = 3) -
     cmd = [sys.executable, "-m", "twinflow.cli", "fit",
            "--config", str(ROOT / "experiments/tiny/sana_600m.yaml"), *trainer,
            "--trainer.max_steps", str(steps), "--trainer.logger", "false",
+           # a validation with sample grids at step 2: every rank generates, rank 0 writes
+           "--trainer.val_check_interval", "2",
            "--trainer.default_root_dir", str(out), "--model.ema_decay", "null",
            "--data.cache_dir", str(tmp / "cache"), f"--trainer.callbacks+={probe}"]
     run = subprocess.run(cmd, cwd=tmp, env=env, capture_output=True, text=True, timeout=420)
@@ -64,9 +66,31 @@ def test_zero3_partitions_the_parameters(runs):
         assert rec["held"] == rec["total"]
 
 
+def test_zero3_streams_the_stock_checkpoint_in(runs, tiny_assets):
+    """Built partitioned and filled one module at a time, the gathered weights are the file's,
+    and the target-time embedder (absent from a stock checkpoint) equals the time embedder."""
+    zero3, ddp = runs
+    got = load_file(zero3 / "probe/initial.safetensors")
+    stock = load_file(next((tiny_assets / "sana/transformer").glob("*.safetensors")))
+    for k, v in stock.items():
+        assert torch.equal(got[f"transformer.{k}"], v), k
+    for k in [k for k in got if ".emb2." in k]:
+        twin = k.replace("time_embed.emb2.", "time_embed.emb.timestep_embedder.")
+        assert torch.equal(got[k], got[twin]), k
+    ref = load_file(ddp / "probe/initial.safetensors")  # from_pretrained + from_stock
+    assert all(torch.equal(got[k], ref[k]) for k in ref)
+
+
 def test_nan_on_one_rank_is_skipped_on_both(runs):
     for run in runs:
         assert [(r["skipped"], r["step"]) for r in _records(run)] == [(1, 3), (1, 3)]
+
+
+def test_sample_grids_under_zero3(runs):
+    zero3, ddp = runs
+    for run in runs:
+        grids = sorted(p.name for p in (run / "grids").glob("*.png"))
+        assert grids == ["nfe1_step000002.png", "nfe2_step000002.png"]
 
 
 def test_zero3_steps_equal_ddp_steps(runs):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import lightning as L
 import numpy as np
 
+from twinflow.callbacks.ranks import generates_here
 from twinflow.data.digits import digit_prompt
 from twinflow.judge.metrics import DigitJudge
 
@@ -52,7 +53,7 @@ class DigitQuality(L.Callback):
             _ = self.judge
 
     def on_validation_epoch_end(self, trainer: L.Trainer, pl_module) -> None:
-        if trainer.sanity_checking or not trainer.is_global_zero:
+        if trainer.sanity_checking or not generates_here(trainer, pl_module):
             return
         prompts, labels = digit_prompts(self.per_digit)
         runs = [(f"nfe{n}", n, None) for n in self.nfes]
@@ -61,9 +62,12 @@ class DigitQuality(L.Callback):
         row = {"step": trainer.global_step}
         for name, nfe, style in runs:
             images = pl_module.generate(prompts, nfe=nfe, seed=self.seed, style=style)
+            if not trainer.is_global_zero:
+                continue  # this rank only took part in the sharded forward passes
             scores = self.judge.score(images, labels)
             for key, value in scores.as_dict().items():
                 if key != "n":
                     pl_module.log(f"quality/{name}/{key}", value, rank_zero_only=True)
                     row[f"{name}/{key}"] = value
-        self.history.append(row)
+        if trainer.is_global_zero:
+            self.history.append(row)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import lightning as L
 
 from twinflow.callbacks.mlflow_images import log_artifact, run_dir
+from twinflow.callbacks.ranks import generates_here
 from twinflow.data.digits import digit_prompt
 from twinflow.viz import image_grid, save_png
 
@@ -45,13 +46,17 @@ class SampleGrids(L.Callback):
         return image_grid(images, rows=len(self.prompts))
 
     def on_validation_epoch_end(self, trainer: L.Trainer, pl_module) -> None:
-        if trainer.sanity_checking or not pl_module.codec.is_image or not trainer.is_global_zero:
+        if trainer.sanity_checking or not pl_module.codec.is_image:
+            return
+        if not generates_here(trainer, pl_module):
             return
         runs = [(f"nfe{n}", n, None) for n in self.nfes]
         if self.multi_step_nfe:
             runs.append((f"multi{self.multi_step_nfe}", self.multi_step_nfe, "mul"))
         for name, nfe, style in runs:
             grid = self.render(pl_module, nfe, style)
+            if not trainer.is_global_zero:
+                continue  # this rank only took part in the sharded forward passes
             path = save_png(
                 grid, run_dir(trainer) / "grids" / f"{name}_step{trainer.global_step:06d}.png"
             )

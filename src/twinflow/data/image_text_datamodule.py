@@ -106,9 +106,13 @@ class ImageTextDataModule(L.LightningDataModule):
         by_bucket: dict[tuple[int, int], list[int]] = defaultdict(list)
         for i in self.val_idx:
             by_bucket[self.cache.items[i].bucket].append(i)
+        # Full batches of one rank's share only: under ZeRO-3 every rank must run the same
+        # forward passes, and the objective's passes depend on the batch size.
+        world = self.trainer.world_size if self.trainer is not None else 1
+        size = max(1, self.batch_size // world)
         batches = [
-            self._batch(ix[s : s + self.batch_size])
+            self._batch(ix[s : s + size])
             for _, ix in sorted(by_bucket.items())
-            for s in range(0, len(ix), self.batch_size)
+            for s in range(0, len(ix) - size + 1, size)
         ]
         return DataLoader(batches, batch_size=None)
