@@ -21,6 +21,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "prepare": ("twinflow.prepare", "encode an experiment's images and captions into its cache"),
     "export": ("twinflow.export_command",
                "checkpoint -> model folder (diffusers format for SANA, Qwen)"),
+    "plan": ("twinflow.plan", "per-GPU memory of an experiment under DeepSpeed/DDP"),
     "tiny-assets": ("twinflow.tiny_assets", "tiny checkpoints and images for experiments/tiny"),
 }
 LIGHTNING = ("fit", "validate", "test", "predict")
