@@ -19,8 +19,8 @@ from twinflow.data.image_text import (
     decode_rgb,
     fit_to,
     scan_source,
-    write_tiny_image_caption_folder,
 )
+from twinflow.data.tiny_images import write_tiny_image_caption_folder
 
 RED, BLUE, GREEN = (255, 0, 0), (0, 0, 255), (0, 255, 0)
 

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from PIL import Image
 
-from twinflow.data.image_text import write_tiny_image_caption_folder
+from twinflow.data.tiny_images import write_tiny_image_caption_folder
 from twinflow.tiny_checkpoint import write_tiny_checkpoint
 
 

@@ -18,7 +18,7 @@ from typing import Any, Literal
 import torch
 
 from twinflow.codec.vae import TINY_DCAE_CONFIG, TINY_QWEN_VAE_CONFIG
-from twinflow.data.image_text import COLOURS, SHAPES
+from twinflow.data.tiny_images import COLOURS, SHAPES
 from twinflow.networks.qwen_image import TINY_QWEN_IMAGE_CONFIG
 from twinflow.networks.sana import TINY_SANA_CONFIG
 

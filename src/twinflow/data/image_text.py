@@ -13,25 +13,21 @@ import csv
 import glob
 import io
 import json
-import os
 import struct
-import tarfile
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from functools import lru_cache, partial
-from itertools import islice
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-from PIL import Image, ImageDraw
+from PIL import Image
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp")
 MANIFEST_SUFFIXES = (".jsonl", ".csv")
 KINDS = "a folder, a .jsonl/.csv manifest, a .parquet file, a .tar shard or a glob of .tar shards"
 NEED = "an `image` column and a `caption` (or `text`) column"
-PARQUET_BATCH = 64  # rows per batch when streaming a parquet row group
 # what PIL raises on corrupt bytes (plus Image.DecompressionBombError, caught in decode_rgb)
 _DECODE_ERRORS = (OSError, ValueError, SyntaxError, EOFError, IndexError, struct.error)
 _BAD_ROW = object()  # caption of a malformed row (or tar .json)
@@ -84,31 +80,6 @@ class ScanReport:
 
 class UnreadableImage(ValueError):
     """Encoded bytes that do not decode to an image (corrupt, truncated, not an image, bomb)."""
-
-
-def _read_span(path: Path, offset: int, size: int) -> bytes:
-    with open(path, "rb") as f:  # an uncompressed tar member is a plain byte span
-        f.seek(offset)
-        data = f.read(size)
-    if len(data) != size:
-        raise OSError(f"{path}: truncated at byte {offset + len(data)}, member needs {size}")
-    return data
-
-
-@lru_cache(maxsize=2)
-def _parquet_batch(path: Path, mtime_ns: int, group: int, batch: int) -> list:
-    import pyarrow.parquet as pq
-
-    batches = pq.ParquetFile(path).iter_batches(PARQUET_BATCH, [group], columns=["image"])
-    values = next(islice(batches, batch, None), None)
-    if values is None:
-        raise OSError(f"{path}: row group {group} has no batch {batch}; the file changed")
-    return values.column(0).to_pylist()
-
-
-def _read_parquet(path: Path, group: int, batch: int, row: int) -> bytes:
-    value = _parquet_batch(path, os.stat(path).st_mtime_ns, group, batch)[row]
-    return value["bytes"] if isinstance(value, dict) else value
 
 
 def _add(records: list, report: ScanReport, key: str, caption: Any, read: Callable | None):
@@ -170,60 +141,6 @@ def _scan_manifest(path: Path, records: list, report: ScanReport) -> None:
         raise ValueError(f"{path}: a manifest needs {NEED}; its rows have {sorted(columns)}")
 
 
-def _scan_parquet(path: Path, records: list, report: ScanReport) -> None:
-    import pyarrow.parquet as pq
-
-    try:
-        pf = pq.ParquetFile(path)
-    except Exception as e:  # pyarrow raises ArrowInvalid and friends
-        raise ValueError(f"{path}: not a readable parquet file ({' '.join(str(e).split())})") from e
-    names = pf.schema_arrow.names
-    text = "caption" if "caption" in names else "text"
-    if "image" not in names or text not in names:
-        raise ValueError(f"{path}: a parquet source needs {NEED}; it has {names}, rename them")
-    index = 0
-    for group in range(pf.num_row_groups):
-        captions = iter(pf.read_row_group(group, columns=[text]).column(0).to_pylist())
-        images = pf.iter_batches(PARQUET_BATCH, row_groups=[group], columns=["image"])
-        for b, batch in enumerate(images):  # one batch of image bytes in memory at a time
-            for row, value in enumerate(batch.column(0).to_pylist()):
-                file = value.get("path") if isinstance(value, dict) else value
-                if isinstance(value, bytes) or (isinstance(value, dict) and value.get("bytes")):
-                    read = partial(_read_parquet, path, group, b, row)
-                else:
-                    read = _file(path.parent / file) if isinstance(file, str) and file else None
-                _add(records, report, f"{path.name}:{index}", next(captions), read)
-                index += 1
-
-
-def _scan_tar(path: Path, name: str, records: list, report: ScanReport) -> None:
-    """Group members by webdataset key: ``dir/abc.seg.png`` is key ``dir/abc``, ext ``seg.png``."""
-    groups: dict[str, dict[str, Any]] = {}  # key -> txt/json bytes, image (offset, size)
-    try:
-        with tarfile.open(path, "r:") as tar:
-            for info in filter(tarfile.TarInfo.isreg, tar):
-                folder, _, base = info.name.removeprefix("./").rpartition("/")
-                key, _, ext = base.partition(".")
-                members = groups.setdefault(f"{folder}/{key}" if folder else key, {})
-                if ext.lower() in ("txt", "json"):
-                    members[ext.lower()] = tar.extractfile(info).read()
-                elif "." + ext.lower() in IMAGE_SUFFIXES:
-                    members.setdefault("image", (info.offset_data, info.size))
-    except tarfile.ReadError as e:
-        msg = f"{path}: not an uncompressed tar ({e}); re-tar it without compression"
-        raise ValueError(msg) from e
-    for key, members in groups.items():
-        caption = members["txt"].decode("utf-8", errors="replace") if "txt" in members else None
-        if caption is None and "json" in members:
-            try:
-                meta = json.loads(members["json"])
-            except (json.JSONDecodeError, UnicodeDecodeError):
-                meta = None
-            caption = _caption(meta) if isinstance(meta, dict) else _BAD_ROW
-        read = partial(_read_span, path, *members["image"]) if "image" in members else None
-        _add(records, report, f"{name}:{key}", caption, read)
-
-
 def _magic(text: str) -> bool:
     return any(c in text for c in "*?[")
 
@@ -241,6 +158,8 @@ def scan_source(source: str | Path) -> tuple[list[Record], ScanReport]:
         ValueError: one line naming the path, if it does not exist, is of an unknown kind, lacks
             the required columns, or has no usable record.
     """
+    from twinflow.data import archive_sources  # imports this module: loaded on first use
+
     path, report, records = Path(source), ScanReport(str(source)), []
     kind = path.suffix.lower() if path.is_file() else ""
     if path.is_dir():
@@ -248,9 +167,9 @@ def scan_source(source: str | Path) -> tuple[list[Record], ScanReport]:
     elif kind in MANIFEST_SUFFIXES:
         _scan_manifest(path, records, report)
     elif kind == ".parquet":
-        _scan_parquet(path, records, report)
+        archive_sources.scan_parquet(path, records, report)
     elif kind == ".tar":
-        _scan_tar(path, path.name, records, report)
+        archive_sources.scan_tar(path, path.name, records, report)
     elif path.exists():
         raise ValueError(f"{path}: unknown source kind; expected {KINDS}")
     elif _magic(str(source)):
@@ -260,7 +179,7 @@ def scan_source(source: str | Path) -> tuple[list[Record], ScanReport]:
             raise ValueError(f"{source}: this glob matches no .tar shard files; fix the pattern")
         base = next(p for p in [path, *path.parents] if not _magic(str(p)))
         for shard in shards:
-            _scan_tar(shard, shard.relative_to(base).as_posix(), records, report)
+            archive_sources.scan_tar(shard, shard.relative_to(base).as_posix(), records, report)
     else:
         raise ValueError(f"{path}: no such file or folder; expected {KINDS}")
     report.used = len(records)
@@ -299,45 +218,3 @@ def fit_to(image: Image.Image, height: int, width: int) -> np.ndarray:
     left, top = (size[0] - width) // 2, (size[1] - height) // 2
     im = im.crop((left, top, left + width, top + height))
     return np.asarray(im, dtype=np.uint8).copy()
-
-
-COLOURS = {
-    "red": (220, 40, 40),
-    "green": (40, 180, 60),
-    "blue": (40, 80, 220),
-    "yellow": (235, 210, 40),
-    "purple": (150, 60, 190),
-}
-SHAPES = ("circle", "square", "triangle")
-
-
-def write_tiny_image_caption_folder(
-    path: str | Path, n: int = 32, size: int = 32, seed: int = 0
-) -> Path:
-    """Write ``n`` PNGs of a coloured shape on a grey background, each with a caption file.
-
-    Captions read ``a red circle``; shape, colour, position and scale are drawn from
-    ``seed``, so the same arguments give the same files.  Returns the folder.
-    """
-    if n < 1 or size < 8:
-        raise ValueError(f"tiny image folder needs n >= 1 and size >= 8, got n={n}, size={size}")
-    root = Path(path)
-    root.mkdir(parents=True, exist_ok=True)
-    rng = np.random.default_rng(seed)
-    names = list(COLOURS)
-    for i in range(n):
-        colour, shape = names[rng.integers(len(names))], SHAPES[rng.integers(len(SHAPES))]
-        r = size * rng.uniform(0.2, 0.35)
-        cx, cy = rng.uniform(r, size - r, size=2)
-        im = Image.new("RGB", (size, size), (128, 128, 128))
-        draw = ImageDraw.Draw(im)
-        box = (cx - r, cy - r, cx + r, cy + r)
-        if shape == "circle":
-            draw.ellipse(box, fill=COLOURS[colour])
-        elif shape == "square":
-            draw.rectangle(box, fill=COLOURS[colour])
-        else:
-            draw.polygon([(cx, cy - r), (cx - r, cy + r), (cx + r, cy + r)], fill=COLOURS[colour])
-        im.save(root / f"{i:05d}.png")
-        (root / f"{i:05d}.txt").write_text(f"a {colour} {shape}\n", encoding="utf-8")
-    return root
