@@ -140,6 +140,22 @@ class TwinFlowCLI(LightningCLI):
                 export_model(load_module(final), out)
                 print(f"exported weights and config to {out}")
             return
+        from twinflow.strategies.fsdp2 import full_state_dict, is_fsdp2
+
+        if is_fsdp2(self.model.network):
+            # Sharded weights: gathered to full tensors on CPU (every rank takes part), then
+            # loaded into an unsharded copy of the module that rank 0 exports.
+            state = full_state_dict(self.model.network)
+            if self.trainer.is_global_zero:
+                from twinflow.export import build_module
+
+                plain = build_module(yaml.safe_load(self.model.model_config))
+                plain.configure_model()
+                plain.network.load_state_dict(state)
+                plain.model_config = self.model.model_config
+                export_model(plain, out)
+                print(f"exported weights and config to {out}")
+            return
         if self.trainer.is_global_zero:
             export_model(self.model, out)
             print(f"exported weights and config to {out}")

@@ -100,7 +100,14 @@ class TwinFlowModule(L.LightningModule):
                     f"{len(missing)} missing keys (e.g. {missing[:3]}), {len(unexpected)} "
                     f"unexpected (e.g. {unexpected[:3]}); check model.network matches"
                 )
+        if self._trainer is not None and self.device_mesh is not None:
+            from twinflow.strategies.fsdp2 import shard_network
+
+            shard_network(self.network, self.device_mesh)  # ModelParallelStrategy: FSDP2
         if self.ema_decay is not None:
+            if self._trainer is not None and self.device_mesh is not None:
+                raise ValueError("model.ema_decay must be null under FSDP2 (a full EMA copy "
+                                 "would undo the sharding)")
             if any(hasattr(p, "ds_id") for p in self.network.parameters()):
                 raise ValueError(
                     "model.ema_decay must be null under DeepSpeed ZeRO-3 (a full EMA copy would "
@@ -174,7 +181,9 @@ class TwinFlowModule(L.LightningModule):
         return terms.loss
 
     def on_before_optimizer_step(self, optimizer) -> None:
-        grads = [p.grad for p in self.network.parameters() if p.grad is not None]
+        # FSDP2 gradients are DTensors: each rank checks its shard, the ranks then agree.
+        grads = [getattr(p.grad, "_local_tensor", p.grad) for p in self.network.parameters()
+                 if p.grad is not None]
         bad = bool(grads) and not bool(torch.isfinite(torch.stack([g.abs().sum() for g in grads])
                                                       .sum()))
         # Sharded gradients (FSDP) differ per rank: the decision is taken over all of them.

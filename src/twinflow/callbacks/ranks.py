@@ -1,4 +1,4 @@
-"""Which ranks generate: under ZeRO-3 every forward needs every rank, elsewhere rank 0 alone."""
+"""Which ranks generate: sharded (ZeRO-3, FSDP2), every forward needs every rank; else rank 0."""
 
 from __future__ import annotations
 
@@ -6,9 +6,13 @@ from typing import Any
 
 
 def is_sharded(pl_module: Any) -> bool:
-    """Whether the module's network is partitioned over ranks (DeepSpeed ZeRO-3)."""
+    """Whether the module's network is partitioned over ranks (DeepSpeed ZeRO-3, FSDP2)."""
+    from twinflow.strategies.fsdp2 import is_fsdp2
+
     network = getattr(pl_module, "network", None)
-    return network is not None and any(hasattr(p, "ds_id") for p in network.parameters())
+    if network is None:
+        return False
+    return is_fsdp2(network) or any(hasattr(p, "ds_id") for p in network.parameters())
 
 
 def generates_here(trainer: Any, pl_module: Any) -> bool:
