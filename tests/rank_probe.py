@@ -21,13 +21,22 @@ class RankProbe(L.Callback):
 
     def on_train_start(self, trainer, pl_module) -> None:
         params = list(pl_module.network.parameters())
-        self.held = sum(p.ds_tensor.numel() if hasattr(p, "ds_tensor") else p.numel()
-                        for p in params)
+        self.held = sum(p.ds_tensor.numel() if hasattr(p, "ds_tensor") else
+                        p.to_local().numel() if hasattr(p, "to_local") else p.numel()
+                        for p in params)  # ZeRO-3 partition, FSDP2 local shard, or all
         self.total = sum(getattr(p, "ds_numel", p.numel()) for p in params)
         self._save(trainer, pl_module, "initial.safetensors")  # the weights as loaded
 
     def _save(self, trainer, pl_module, name: str) -> None:
+        from twinflow.strategies.fsdp2 import full_state_dict, is_fsdp2
+
         net = pl_module.network
+        self.out.mkdir(parents=True, exist_ok=True)
+        if is_fsdp2(net):
+            state = full_state_dict(net)  # every rank takes part
+            if trainer.global_rank == 0:
+                save_file({k: v.contiguous() for k, v in state.items()}, self.out / name)
+            return
         zero = [p for p in net.parameters() if hasattr(p, "ds_id")]
         if zero:
             import deepspeed

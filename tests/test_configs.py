@@ -64,9 +64,17 @@ def test_trainer_piece_merges_over_an_experiment(path, tmp_path, capsys):
                 "--print_config",
             ],
         )
-    merged = yaml.safe_load(capsys.readouterr().out)["trainer"]
+    out = capsys.readouterr().out  # DeepSpeed may log a line to stdout on import: skip it
+    out = "\n".join(ln for ln in out.splitlines() if not ln.startswith("[20"))
+    merged = yaml.safe_load(out)["trainer"]
+
+    def contains(big, small) -> bool:  # the piece's keys, recursively (a strategy gets defaults)
+        if isinstance(small, dict):
+            return isinstance(big, dict) and all(contains(big.get(k), v) for k, v in small.items())
+        return big == small
+
     for key, value in piece.items():
-        assert merged[key] == value, key
+        assert contains(merged[key], value), key
     assert merged["max_steps"] == 1500  # the experiment's own keys survive the merge
 
 
