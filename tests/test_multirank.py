@@ -22,19 +22,20 @@ pytest.importorskip("deepspeed")
 
 
 def _fit(tmp: Path, tiny: Path, name: str, trainer: list[str], steps: int = 3,
-         extra: tuple[str, ...] = ()) -> Path:
+         extra: tuple[str, ...] = (), experiment: str = "sana_600m") -> Path:
     out = tmp / name
     env = {**os.environ, "TWINFLOW_TINY": str(tiny), "PYTHONPATH": str(ROOT),
            "DS_ACCELERATOR": "cpu", "OMP_NUM_THREADS": "1"}
     probe = json.dumps({"class_path": "tests.rank_probe.RankProbe",
                         "init_args": {"out": str(out / "probe")}})
     cmd = [sys.executable, "-m", "twinflow.cli", "fit",
-           "--config", str(ROOT / "experiments/tiny/sana_600m.yaml"), *trainer,
+           "--config", str(ROOT / f"experiments/tiny/{experiment}.yaml"), *trainer,
            "--trainer.max_steps", str(steps), "--trainer.logger", "false",
            # a validation with sample grids at step 2: every rank generates, rank 0 writes
            "--trainer.val_check_interval", "2",
            "--trainer.default_root_dir", str(out), "--model.ema_decay", "null",
-           "--data.cache_dir", str(tmp / "cache"), f"--trainer.callbacks+={probe}", *extra]
+           "--data.cache_dir", str(tmp / f"cache-{experiment}"), f"--trainer.callbacks+={probe}",
+           *extra]
     run = subprocess.run(cmd, cwd=tmp, env=env, capture_output=True, text=True, timeout=420)
     assert run.returncode == 0, run.stderr[-3000:]
     return out
@@ -46,8 +47,9 @@ def runs(tiny_assets, tmp_path_factory):
 
     tmp = tmp_path_factory.mktemp("multirank")
     os.environ["TWINFLOW_TINY"] = str(tiny_assets)
-    prepare(["--config", str(ROOT / "experiments/tiny/sana_600m.yaml"), "--no-progress",
-             "--data.cache_dir", str(tmp / "cache")])
+    for experiment in ("sana_600m", "qwen_lora"):
+        prepare(["--config", str(ROOT / f"experiments/tiny/{experiment}.yaml"), "--no-progress",
+                 "--data.cache_dir", str(tmp / f"cache-{experiment}")])
     zero3 = _fit(tmp, tiny_assets, "zero3",
                  ["--trainer", str(ROOT / "configs/trainer/deepspeed_zero3_cpu.yaml")])
     ddp = _fit(tmp, tiny_assets, "ddp", ["--trainer.accelerator", "cpu", "--trainer.devices",
@@ -59,7 +61,9 @@ def runs(tiny_assets, tmp_path_factory):
                    extra=("--ckpt_path", str(first / "checkpoints" / "final.ckpt")))
     fsdp2 = _fit(tmp, tiny_assets, "fsdp2",
                  ["--trainer", str(ROOT / "configs/trainer/fsdp2_cpu.yaml")])
-    _runs.update(resumed=resumed, fsdp2=fsdp2)
+    lora = _fit(tmp, tiny_assets, "lora", zero3_trainer, steps=2, experiment="qwen_lora",
+                extra=("--model.optimizer.init_args.lr", "0.05"))
+    _runs.update(resumed=resumed, fsdp2=fsdp2, lora=lora)
     return zero3, ddp
 
 
@@ -153,3 +157,18 @@ def test_fsdp2_steps_equal_ddp_steps(runs):
     export = load_file(_runs["fsdp2"] / "export/transformer/diffusion_pytorch_model.safetensors")
     for k, v in export.items():  # the export at the end of the fit holds the gathered weights
         assert torch.equal(v, a[f"transformer.{k}"]), k
+
+
+def test_zero3_lora_trains_the_adapters_only(runs, tiny_assets):
+    lora = _runs["lora"]
+    before = load_file(lora / "probe/initial.safetensors")
+    after = load_file(lora / "probe/weights.safetensors")
+    adapters = [k for k in after if "lora_" in k]
+    assert adapters and any(not torch.equal(after[k], before[k]) for k in adapters)
+    stock = load_file(next((tiny_assets / "qwen_image/transformer").glob("*.safetensors")))
+    for k, v in stock.items():  # the frozen base (PEFT names it ...base_layer...) is untouched
+        key = f"transformer.{k}"
+        key = key if key in after else key.replace(".weight", ".base_layer.weight").replace(
+            ".bias", ".base_layer.bias")
+        assert torch.equal(after[key], v), key
+    assert (lora / "export/lora/pytorch_lora_weights.safetensors").is_file()
