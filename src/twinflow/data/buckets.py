@@ -8,11 +8,13 @@ bucket and center-cropped.  Every batch holds one bucket, so latents stack.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import torch
-from torch.utils.data import DataLoader, IterableDataset
+from torch.utils.data import DataLoader
+
+from twinflow.data.stream import StepBatchStream, trainer_position
 
 Bucket = tuple[int, int]
 
@@ -38,7 +40,7 @@ def nearest_bucket(width: int, height: int, buckets: Sequence[Bucket]) -> Bucket
     return min(buckets, key=lambda b: abs(math.log(b[0] / b[1]) - ratio))
 
 
-class BucketBatchStream(IterableDataset):
+class BucketBatchStream(StepBatchStream):
     """Yields ``make_batch(indices, generator)`` for global steps ``start_step, ...``.
 
     Epoch ``e`` shuffles each bucket's items with a generator seeded by ``(seed, e)``, cuts
@@ -50,6 +52,9 @@ class BucketBatchStream(IterableDataset):
 
     Args:
         groups: per bucket, the ``(n_b,)`` item indices.
+
+    Iteration (per-step generators, rank slices) is :class:`StepBatchStream`'s; only the
+    step -> indices map differs.
     """
 
     def __init__(
@@ -62,6 +67,8 @@ class BucketBatchStream(IterableDataset):
         rank: int = 0,
         world_size: int = 1,
     ) -> None:
+        # Not the parent's __init__: it sizes one flat data set; the fields __iter__ reads
+        # (start_step, seed, rank, world_size, make_batch) are set here.
         if batch_size % world_size:
             raise ValueError(f"batch_size {batch_size} is not divisible by world size {world_size}")
         self.groups = [g for g in groups if len(g)]
@@ -93,13 +100,6 @@ class BucketBatchStream(IterableDataset):
         epoch, pos = divmod(step, self.steps_per_epoch)
         return self.epoch_batches(epoch)[pos][self.rank :: self.world_size]
 
-    def __iter__(self) -> Iterator[Any]:
-        step = self.start_step
-        while True:
-            g = torch.Generator().manual_seed(self.seed * 7_919 + step * 104_729 + self.rank)
-            yield self.make_batch(self.indices(step), g)
-            step += 1
-
 
 def bucket_loader(
     trainer: Any,
@@ -109,9 +109,5 @@ def bucket_loader(
     seed: int = 0,
 ) -> DataLoader:
     """A loader over :class:`BucketBatchStream` starting at the trainer's global step."""
-    # Batches are micro-batches: with gradient accumulation, global_step counts fewer.
-    start = trainer.global_step * trainer.accumulate_grad_batches if trainer is not None else 0
-    rank = trainer.global_rank if trainer is not None else 0
-    world = trainer.world_size if trainer is not None else 1
-    stream = BucketBatchStream(groups, batch_size, make_batch, seed, start, rank, world)
+    stream = BucketBatchStream(groups, batch_size, make_batch, seed, *trainer_position(trainer))
     return DataLoader(stream, batch_size=None)

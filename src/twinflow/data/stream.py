@@ -55,11 +55,23 @@ class StepBatchStream(IterableDataset):
         return batch[self.rank :: self.world_size]
 
     def __iter__(self) -> Iterator[Any]:
+        # Subclasses (buckets.BucketBatchStream) change only ``indices``.
         step = self.start_step
         while True:
             g = torch.Generator().manual_seed(self.seed * 7_919 + step * 104_729 + self.rank)
             yield self.make_batch(self.indices(step), g)
             step += 1
+
+
+def trainer_position(trainer: Any) -> tuple[int, int, int]:
+    """``(first batch, rank, world size)`` of a (possibly resumed) fit; ``(0, 0, 1)`` alone.
+
+    Batches are micro-batches: with gradient accumulation, ``global_step`` counts fewer.
+    """
+    if trainer is None:
+        return 0, 0, 1
+    start = trainer.global_step * trainer.accumulate_grad_batches
+    return start, trainer.global_rank, trainer.world_size
 
 
 def resumable_loader(
@@ -74,9 +86,5 @@ def resumable_loader(
     Lightning restores ``global_step`` from a checkpoint before it asks for the train
     loader, so a resumed run continues with exactly the next batch.
     """
-    # Batches are micro-batches: with gradient accumulation, global_step counts fewer.
-    start = trainer.global_step * trainer.accumulate_grad_batches if trainer is not None else 0
-    rank = trainer.global_rank if trainer is not None else 0
-    world = trainer.world_size if trainer is not None else 1
-    stream = StepBatchStream(size, batch_size, make_batch, seed, start, rank, world)
+    stream = StepBatchStream(size, batch_size, make_batch, seed, *trainer_position(trainer))
     return DataLoader(stream, batch_size=None)
