@@ -15,8 +15,10 @@ class RankProbe(L.Callback):
     writes the gathered network weights as loaded (``out/initial.safetensors``) and at the end
     (``out/weights.safetensors``)."""
 
-    def __init__(self, out: str, nan_step: int = 1, nan_rank: int = 1) -> None:
+    def __init__(self, out: str, nan_step: int = 1, nan_rank: int = 1,
+                 grad_nan: bool = False) -> None:
         self.out, self.nan_step, self.nan_rank = Path(out), nan_step, nan_rank
+        self.grad_nan = grad_nan  # poison one gradient shard instead of the batch
         self.held = self.total = 0
 
     def on_train_start(self, trainer, pl_module) -> None:
@@ -50,9 +52,22 @@ class RankProbe(L.Callback):
                 state = {k: v.detach().clone().contiguous() for k, v in net.state_dict().items()}
                 save_file(state, self.out / name)
 
+    def _poisoned_here(self, trainer) -> bool:
+        return trainer.global_step == self.nan_step and trainer.global_rank == self.nan_rank
+
     def on_train_batch_start(self, trainer, pl_module, batch, batch_idx) -> None:
-        if trainer.global_step == self.nan_step and trainer.global_rank == self.nan_rank:
+        if self._poisoned_here(trainer) and not self.grad_nan:
             batch.x.fill_(float("nan"))
+
+    def on_before_optimizer_step(self, trainer, pl_module, optimizer) -> None:
+        # A finite loss with a NaN in this rank's gradient partition only (ZeRO-3).
+        if self.grad_nan and self._poisoned_here(trainer):
+            from deepspeed.utils import safe_get_local_grad, safe_set_local_grad
+
+            param = next(p for p in pl_module.network.parameters() if p.requires_grad)
+            grad = safe_get_local_grad(param).clone()
+            grad.view(-1)[0] = float("nan")
+            safe_set_local_grad(param, grad)
 
     def on_train_end(self, trainer, pl_module) -> None:
         self._save(trainer, pl_module, "weights.safetensors")

@@ -22,12 +22,13 @@ pytest.importorskip("deepspeed")
 
 
 def _fit(tmp: Path, tiny: Path, name: str, trainer: list[str], steps: int = 3,
-         extra: tuple[str, ...] = (), experiment: str = "sana_600m") -> Path:
+         extra: tuple[str, ...] = (), experiment: str = "sana_600m",
+         probe_args: dict | None = None) -> Path:
     out = tmp / name
     env = {**os.environ, "TWINFLOW_TINY": str(tiny), "PYTHONPATH": str(ROOT),
            "DS_ACCELERATOR": "cpu", "OMP_NUM_THREADS": "1"}
     probe = json.dumps({"class_path": "tests.rank_probe.RankProbe",
-                        "init_args": {"out": str(out / "probe")}})
+                        "init_args": {"out": str(out / "probe"), **(probe_args or {})}})
     cmd = [sys.executable, "-m", "twinflow.cli", "fit",
            "--config", str(ROOT / f"experiments/tiny/{experiment}.yaml"), *trainer,
            "--trainer.max_steps", str(steps), "--trainer.logger", "false",
@@ -63,7 +64,9 @@ def runs(tiny_assets, tmp_path_factory):
                  ["--trainer", str(ROOT / "configs/trainer/fsdp2_cpu.yaml")])
     lora = _fit(tmp, tiny_assets, "lora", zero3_trainer, steps=2, experiment="qwen_lora",
                 extra=("--model.optimizer.init_args.lr", "0.05"))
-    _runs.update(resumed=resumed, fsdp2=fsdp2, lora=lora)
+    # a finite loss, a NaN in rank 1's gradient partition only
+    grad_nan = _fit(tmp, tiny_assets, "grad_nan", zero3_trainer, probe_args={"grad_nan": True})
+    _runs.update(resumed=resumed, fsdp2=fsdp2, lora=lora, grad_nan=grad_nan)
     return zero3, ddp
 
 
@@ -100,6 +103,17 @@ def test_zero3_streams_the_stock_checkpoint_in(runs, tiny_assets):
 def test_nan_on_one_rank_is_skipped_on_both(runs):
     for run in [*runs, _runs["fsdp2"]]:
         assert [(r["skipped"], r["step"]) for r in _records(run)] == [(1, 3), (1, 3)]
+
+
+def test_nan_gradient_in_one_shard_is_skipped_on_both(runs):
+    """ZeRO-3, finite loss, a NaN in one rank's gradient partition: both ranks skip that step,
+    so the weights equal the run that skipped the same step for a NaN loss."""
+    zero3, _ = runs
+    grad_nan = _runs["grad_nan"]
+    assert [(r["skipped"], r["step"]) for r in _records(grad_nan)] == [(1, 3), (1, 3)]
+    got, ref = (load_file(run / "probe/weights.safetensors") for run in (grad_nan, zero3))
+    assert all(torch.isfinite(v).all() for v in got.values())
+    assert all(torch.equal(got[k], ref[k]) for k in ref)
 
 
 def test_sample_grids_under_zero3_and_fsdp2(runs):

@@ -4,8 +4,10 @@
 ``TwinFlowModule``'s skipped steps.  When the loss is non-finite on any rank, every rank
 agrees to skip (``module.py``); the strategy then runs backward on no rank, so none waits in
 ZeRO's gradient collectives, and does not call ``engine.step()``, so weights and optimizer
-state stay untouched.  Non-finite
-*gradients* behind a finite loss are left to DeepSpeed, which checks them under fp16 only.
+state stay untouched.  Non-finite *gradients* behind a finite loss (DeepSpeed itself
+checks them under fp16 only) are caught after backward: each rank checks its own gradient
+partition (ZeRO-3: ``safe_get_local_grad``), the ranks agree, and on a skip the reduced
+gradients are dropped (``zero_grad`` makes the next backward overwrite, not accumulate).
 
 ``CPUDeepSpeedStrategy`` removes the stock strategy's CUDA-only guard and uses gloo, so real
 ZeRO-2/3 runs on DeepSpeed's CPU accelerator: for development and the multi-rank tests.
@@ -35,11 +37,39 @@ class SkippingDeepSpeedPrecision(DeepSpeedPrecision):
         self._after_closure(model, optimizer)
         if getattr(model, "step_skipped", False):
             return closure_result
+        engine = model.trainer.model
+        any_rank = getattr(model, "_any_rank", lambda bad: bad)
+        if any_rank(not local_gradients_finite(engine)):
+            # Every rank takes this branch together: no engine.step(), weights and optimizer
+            # moments untouched, the reduced gradients dropped.
+            engine.optimizer.zero_grad()
+            if hasattr(model, "_skip"):
+                model._skip("gradient")
+            return closure_result
         if model.automatic_optimization and closure_result is None:
             raise MisconfigurationException(
                 "Skipping backward by returning `None` from `training_step` is not supported "
                 "by DeepSpeed")
         return model.trainer.model.step(**kwargs)
+
+
+def local_gradients_finite(engine: Any) -> bool:
+    """Whether this rank's share of the reduced gradients is finite (call on every rank).
+
+    ZeRO-3 keeps each rank's gradient partition inside the optimizer (``p.grad`` is empty);
+    ZeRO-1/2 optimizers answer through ``has_overflow`` (itself agreed across ranks).
+    """
+    params = [p for p in engine.module.parameters() if p.requires_grad]
+    if any(hasattr(p, "ds_id") for p in params):
+        from deepspeed.utils import safe_get_local_grad
+
+        grads = [safe_get_local_grad(p) for p in params]
+    elif hasattr(engine.optimizer, "has_overflow") and engine.zero_optimization():
+        return not engine.optimizer.has_overflow(partition_gradients=True)
+    else:
+        grads = [p.grad for p in params]
+    sums = [g.float().abs().sum() for g in grads if g is not None]
+    return not sums or bool(torch.isfinite(torch.stack(sums).sum()))
 
 
 class TwinFlowDeepSpeedStrategy(DeepSpeedStrategy):
