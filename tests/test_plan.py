@@ -30,6 +30,8 @@ def test_plan_counts_the_network_the_run_builds(name, tiny_assets, monkeypatch, 
     assert total == round(sum(p.numel() for p in params) / 1e9, 2)
     assert trainable == round(sum(p.numel() for p in params if p.requires_grad) / 1e9, 3)
     assert "first setting that fits 80 GB GPUs" in out
+    ema = float(re.search(r"EMA \(model.ema_decay\): full copy ([\d.]+) GB", out).group(1))
+    assert ema == round(4 * sum(p.numel() for p in params if p.requires_grad) / 1e9, 1)
 
 
 def test_memory_arithmetic():

@@ -158,5 +158,10 @@ def main(argv: list[str]) -> None:
         fits = fits or (name if ok else None)
         print(f"  {name:<42} model states {gpu / GB:7.1f} GB GPU, {cpu / GB:7.1f} GB CPU "
               f"per node; with activations {total / GB:7.1f} GB {'fits' if ok else 'too big'}")
+    ema = 4 * size.trainable  # fp32 shadow of the trained weights
+    print(f"EMA (model.ema_decay): full copy {ema / GB:.1f} GB per GPU unsharded (DDP, ZeRO-2); "
+          f"shard-local under ZeRO-3 would be {ema / n / GB:.2f} GB per GPU (not built: "
+          "ema_decay must be null under ZeRO-3/FSDP2, costing 0, as the paper trains the 20B "
+          "model; the online network under no-grad is then the target)")
     print(f"first setting that fits {args.gpu_memory:g} GB GPUs (least offloading): "
           f"{fits or 'none: add GPUs or raise --trainer.accumulate_grad_batches'}")
