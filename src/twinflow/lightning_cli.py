@@ -17,6 +17,7 @@ import yaml
 from lightning.pytorch.cli import LightningArgumentParser, LightningCLI, SaveConfigCallback
 
 from twinflow.module import TwinFlowModule
+from twinflow.run_folder import check_run_folder, is_launching_rank, lock_run_folder
 
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 # Known-harmless notices: the frozen EMA copy is in eval mode on purpose; the pytree one is
@@ -98,7 +99,12 @@ class TwinFlowCLI(LightningCLI):
         cfg = self.config[self.subcommand] if self.subcommand else self.config
         run_dir = Path(cfg.trainer.default_root_dir or "runs/default").resolve()
         cfg.trainer.default_root_dir = str(run_dir)
+        if self.subcommand == "fit" and is_launching_rank():
+            # Before anything is written: a new fit never replaces an earlier run's results.
+            check_run_folder(run_dir, resuming=bool(cfg.get("ckpt_path")))
         run_dir.mkdir(parents=True, exist_ok=True)
+        if self.subcommand == "fit" and is_launching_rank():
+            lock_run_folder(run_dir)
         loggers = (
             cfg.trainer.logger if isinstance(cfg.trainer.logger, list) else [cfg.trainer.logger]
         )
@@ -113,6 +119,8 @@ class TwinFlowCLI(LightningCLI):
             if getattr(callback, "class_path", "").endswith("ModelCheckpoint"):
                 if not callback.init_args.get("dirpath"):
                     callback.init_args.dirpath = str(run_dir / "checkpoints")
+                # A resumed run replaces last.ckpt in place (no last-v1.ckpt beside it).
+                callback.init_args.enable_version_counter = False
 
     def instantiate_classes(self) -> None:
         try:
@@ -140,6 +148,10 @@ class TwinFlowCLI(LightningCLI):
                 export_model(load_module(final), out)
                 print(f"exported weights and config to {out}")
             return
+        # Every fit ends with checkpoints/last.ckpt, also one shorter than the checkpoint
+        # interval (every rank takes part: a collective under sharded strategies).
+        self.trainer.save_checkpoint(
+            Path(self.trainer.default_root_dir) / "checkpoints" / "last.ckpt")
         from twinflow.strategies.fsdp2 import full_state_dict, is_fsdp2
 
         if is_fsdp2(self.model.network):

@@ -1,0 +1,78 @@
+"""The run-folder rule: a new fit never replaces an earlier run; one fit per folder at a time."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from twinflow.run_folder import LOCK_NAME, check_run_folder, lock_run_folder
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _fit(run_dir: Path, *extra: str, env: dict | None = None) -> subprocess.CompletedProcess:
+    cmd = [sys.executable, "-m", "twinflow.cli", "fit", "--config", "experiments/toy_gmm.yaml",
+           "--trainer.default_root_dir", str(run_dir), "--trainer.max_steps", "2",
+           "--trainer.logger", "false", "--trainer.val_check_interval", "2", *extra]
+    return subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=300,
+                          env={**os.environ, **(env or {})})
+
+
+def _hashes(folder: Path) -> dict[str, str]:
+    return {str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def test_a_second_fit_refuses_and_a_resume_replaces_last_in_place(tmp_path):
+    run = tmp_path / "run"
+    first = _fit(run)
+    assert first.returncode == 0, first.stderr[-2000:]
+    # shorter than the checkpoint interval, and still a checkpoint at the end
+    assert (run / "checkpoints" / "last.ckpt").is_file() and (run / "export").is_dir()
+    before = _hashes(run)
+    again = _fit(run)
+    errors = [ln for ln in again.stderr.splitlines() if ln.startswith("error:")]
+    assert again.returncode != 0 and len(errors) == 1, again.stderr[-2000:]
+    assert "already holds a run" in errors[0] and "TWINFLOW_OVERWRITE" in errors[0]
+    assert "Traceback" not in again.stderr
+    assert _hashes(run) == before  # nothing touched
+    resumed = _fit(run, "--trainer.max_steps", "3", "--ckpt_path",
+                   str(run / "checkpoints" / "last.ckpt"))
+    assert resumed.returncode == 0, resumed.stderr[-2000:]
+    names = sorted(p.name for p in (run / "checkpoints").iterdir())
+    assert "last.ckpt" in names and not [n for n in names if "-v" in n], names
+    assert not (run / LOCK_NAME).exists()  # released at exit
+
+
+def test_overwrite_is_explicit(tmp_path):
+    (tmp_path / "export").mkdir()
+    with pytest.raises(SystemExit, match="already holds a run"):
+        check_run_folder(tmp_path, resuming=False)
+    check_run_folder(tmp_path, resuming=True)
+    os.environ["TWINFLOW_OVERWRITE"] = "1"
+    try:
+        check_run_folder(tmp_path, resuming=False)
+    finally:
+        del os.environ["TWINFLOW_OVERWRITE"]
+
+
+def test_a_live_lock_refuses_and_a_stale_one_is_taken_over(tmp_path):
+    sleeper = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        (tmp_path / LOCK_NAME).write_text(json.dumps({"pid": sleeper.pid,
+                                                      "host": socket.gethostname()}))
+        with pytest.raises(SystemExit, match="in use by another fit"):
+            lock_run_folder(tmp_path)
+    finally:
+        sleeper.kill()
+        sleeper.wait()
+    lock_run_folder(tmp_path)  # its process is gone: taken over
+    assert json.loads((tmp_path / LOCK_NAME).read_text())["pid"] == os.getpid()
+    lock_run_folder(tmp_path)  # re-entrant in one process
