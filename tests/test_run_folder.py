@@ -76,3 +76,13 @@ def test_a_live_lock_refuses_and_a_stale_one_is_taken_over(tmp_path):
     lock_run_folder(tmp_path)  # its process is gone: taken over
     assert json.loads((tmp_path / LOCK_NAME).read_text())["pid"] == os.getpid()
     lock_run_folder(tmp_path)  # re-entrant in one process
+
+
+def test_demo_refuses_before_phase_1_when_phase_2_folder_holds_a_run(tmp_path):
+    (tmp_path / "twinflow" / "export").mkdir(parents=True)
+    out = subprocess.run([sys.executable, "-m", "twinflow.cli", "demo", "--run-dir",
+                          str(tmp_path)], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    errors = [ln for ln in out.stderr.splitlines() if ln.startswith("error:")]
+    assert out.returncode != 0 and len(errors) == 1, out.stderr[-2000:]
+    assert str(tmp_path / "twinflow") in errors[0]
+    assert not (tmp_path / "pretrain").exists()  # phase 1 never started

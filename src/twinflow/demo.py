@@ -86,6 +86,11 @@ def main(argv: list[str]) -> None:
             raise SystemExit(
                 f"error: {args.experiments / name} not found (run from the repository root)"
             )
+    from twinflow.run_folder import check_run_folder
+
+    # Both phases' folders before phase 1 trains: a finished earlier run is never replaced.
+    for phase_dir in ([] if args.pretrained else [run / "pretrain"]) + [run / args.objective]:
+        check_run_folder(phase_dir, resuming=False)
     started = time.time()
     if args.pretrained:
         if not (args.pretrained / "model.safetensors").is_file():
