@@ -86,3 +86,34 @@ def test_demo_refuses_before_phase_1_when_phase_2_folder_holds_a_run(tmp_path):
     assert out.returncode != 0 and len(errors) == 1, out.stderr[-2000:]
     assert str(tmp_path / "twinflow") in errors[0]
     assert not (tmp_path / "pretrain").exists()  # phase 1 never started
+
+
+def test_sigterm_saves_a_checkpoint_that_resumes(tmp_path):
+    import signal
+    import time
+
+    run, started = tmp_path / "run", tmp_path / "started"
+    probe = json.dumps({"class_path": "tests.step_probe.TouchAtStep",
+                        "init_args": {"path": str(started), "step": 3}})
+    cmd = [sys.executable, "-m", "twinflow.cli", "fit", "--config", "experiments/toy_gmm.yaml",
+           "--trainer.default_root_dir", str(run), "--trainer.max_steps", "100000",
+           "--trainer.logger", "false", "--trainer.val_check_interval", "100000",
+           f"--trainer.callbacks+={probe}"]
+    proc = subprocess.Popen(cmd, cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)},
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 240
+    while not started.exists() and proc.poll() is None and time.time() < deadline:
+        time.sleep(0.2)
+    assert started.exists(), proc.communicate()[1][-2000:] if proc.poll() is not None else "slow"
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode != 0  # stopped, not finished
+    last = run / "checkpoints" / "last.ckpt"
+    assert last.is_file(), err[-2000:]
+    import torch
+
+    step = torch.load(last, map_location="cpu", weights_only=True)["global_step"]
+    assert step >= 3
+    assert not (run / "export").exists()  # no export of an unfinished run
+    resumed = _fit(run, "--trainer.max_steps", str(step + 1), "--ckpt_path", str(last))
+    assert resumed.returncode == 0, resumed.stderr[-2000:]

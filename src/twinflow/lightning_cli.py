@@ -130,6 +130,23 @@ class TwinFlowCLI(LightningCLI):
             raise SystemExit(f"error: invalid config: {concise(str(err))}") from None
         cfg = self.config[self.subcommand] if self.subcommand else self.config
         self.model.model_config = yaml.safe_dump(_plain(cfg.model), sort_keys=False)
+        if self.subcommand == "fit":
+            from twinflow.callbacks.interrupt_checkpoint import InterruptCheckpoint
+
+            self.trainer.callbacks.append(InterruptCheckpoint())
+
+    def _run_subcommand(self, subcommand: str) -> None:
+        from lightning.pytorch.utilities.exceptions import SIGTERMException
+
+        try:
+            super()._run_subcommand(subcommand)
+        except SIGTERMException:
+            # Lightning exits 0 here; a stopped fit is not a finished one (exit 1).
+            saved = subcommand == "fit" and self.trainer.global_step > 0
+            where = Path(self.trainer.default_root_dir) / "checkpoints" / "last.ckpt"
+            raise SystemExit(f"error: {subcommand} stopped by SIGTERM at step "
+                             f"{self.trainer.global_step}" + (f"; resume with --ckpt_path {where}"
+                                                              if saved else "")) from None
 
     def after_fit(self) -> None:
         from twinflow.export_command import export_model
