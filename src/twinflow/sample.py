@@ -7,6 +7,7 @@ defaults, ``labels`` (int).  Output is deterministic for a fixed seed.
 from __future__ import annotations
 
 import argparse
+import os
 from pathlib import Path
 
 import numpy as np
@@ -23,6 +24,18 @@ def read_prompts(path: Path) -> list[str]:
     if not prompts:
         raise SystemExit(f"error: prompt file {path} has no prompts (one prompt per line)")
     return prompts
+
+
+MAX_SAMPLES = 100_000  # one call holds every image in memory before writing samples.npz
+
+
+def check_out_dir(out: Path) -> None:
+    """Refuse (one line) an ``--out`` that cannot take the files, before anything is generated."""
+    if out.exists() and not out.is_dir():
+        raise SystemExit(f"error: --out {out} is a file; give a folder (it is created if missing)")
+    parent = next((p for p in (out, *out.parents) if p.exists()), Path("."))
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise SystemExit(f"error: --out {out}: {parent} is not writable; give a writable folder")
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
@@ -43,6 +56,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
 
 def main(argv: list[str]) -> None:
     args = parse_args(argv)
+    check_out_dir(args.out)
     from twinflow.export import load_module
     from twinflow.weights import CheckpointError
 
@@ -51,6 +65,11 @@ def main(argv: list[str]) -> None:
         prompts = read_prompts(args.prompts_file)
     elif args.prompts:
         prompts = list(args.prompts)
+    total = args.count * (len(prompts) if prompts else 10)  # the digit default: 10 prompts
+    if total > MAX_SAMPLES:
+        raise SystemExit(f"error: {total:,} samples asked (--count x prompts); at most "
+                         f"{MAX_SAMPLES:,} per call, all held in memory: run several calls "
+                         "with other --seed values")
     try:
         module = load_module(args.model)
     except CheckpointError as err:
