@@ -20,6 +20,7 @@ from __future__ import annotations
 import json
 import os
 import socket
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -43,14 +44,21 @@ def shard_path(root: Path, index: int) -> Path:
     return root / f"shard-{index:05d}.safetensors"
 
 
+def temp_name(path: Path) -> Path:
+    """A name beside ``path`` no other writer uses: host, process and thread in it (two
+    preparers in one process once shared a name, and one's rename failed)."""
+    who = f"{socket.gethostname()}.{os.getpid()}.{threading.get_ident()}"
+    return path.with_name(f".{path.name}.{who}.tmp")
+
+
 def _atomic_save(tensors: dict[str, torch.Tensor], path: Path, metadata: dict[str, str]) -> None:
-    tmp = path.with_name(f".{path.name}.{socket.gethostname()}.{os.getpid()}.tmp")
+    tmp = temp_name(path)
     save_file({k: v.contiguous() for k, v in tensors.items()}, tmp, metadata=metadata)
     tmp.replace(path)
 
 
 def write_json(path: Path, data: dict[str, Any]) -> None:
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp = temp_name(path)
     tmp.write_text(json.dumps(data, indent=1, sort_keys=True) + "\n")
     tmp.replace(path)
 

@@ -79,7 +79,9 @@ class MiniLMConditioner:
         self.cache_dir.mkdir(parents=True, exist_ok=True)
         name = hashlib.sha256("".join(sorted(new)).encode()).hexdigest()[:16]
         path = self.cache_dir / f"{self.model_path.name}-{name}.safetensors"
-        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+        from twinflow.data.latent_cache import temp_name
+
+        tmp = temp_name(path)
         save_file({k: v.contiguous() for k, v in new.items()}, tmp)
         tmp.replace(path)
 
