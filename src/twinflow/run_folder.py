@@ -16,6 +16,8 @@ import os
 import socket
 from pathlib import Path
 
+from twinflow.data.latent_cache import process_alive
+
 LOCK_NAME = "run.lock"
 
 
@@ -52,16 +54,6 @@ def check_run_folder(run_dir: Path, resuming: bool) -> None:
             "--trainer.default_root_dir, or set TWINFLOW_OVERWRITE=1 to replace it")
 
 
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 def lock_run_folder(run_dir: Path) -> None:
     """Take ``run_dir/run.lock`` for this process (released at exit); refuse if another
     live process on this host holds it.  Re-entrant within one process (the demo's fits)."""
@@ -78,7 +70,7 @@ def lock_run_folder(run_dir: Path) -> None:
             if held.get("pid") == me["pid"] and held.get("host") == me["host"]:
                 return
             same_host = held.get("host") == me["host"]
-            if same_host and isinstance(held.get("pid"), int) and not _alive(held["pid"]):
+            if same_host and isinstance(held.get("pid"), int) and not process_alive(held["pid"]):
                 lock.unlink(missing_ok=True)  # stale: its process died without releasing it
                 continue
             raise SystemExit(

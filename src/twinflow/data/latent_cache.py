@@ -90,7 +90,7 @@ class ShardLock:
             age = time.time() - self.path.stat().st_mtime
         except (OSError, ValueError):
             return False  # being written right now, or just removed
-        if host == socket.gethostname() and not _alive(int(pid)):
+        if host == socket.gethostname() and not process_alive(int(pid)):
             return True
         return age > STALE_AFTER_S
 
@@ -102,7 +102,8 @@ class ShardLock:
         self.path.unlink(missing_ok=True)
 
 
-def _alive(pid: int) -> bool:
+def process_alive(pid: int) -> bool:
+    """Whether process ``pid`` of this host still runs."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
