@@ -188,7 +188,8 @@ def test_time_weight_values():
 def test_cond_dropout_uses_the_null_condition():
     obj = TwinFlowObjective(cond_dropout=0.5)
     cond = Conditioning(torch.ones(1000, 2))
-    dropped = obj.drop_conditions(cond, Conditioning(torch.zeros(1, 2)))
+    keep = obj.draw(cond.embeds, cond_dropout=True, micro=(0, 1)).keep
+    dropped = obj.drop_conditions(cond, Conditioning(torch.zeros(1, 2)), keep)
     share = (dropped.embeds[:, 0] == 0).float().mean().item()
     assert 0.4 < share < 0.6
 

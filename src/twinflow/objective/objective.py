@@ -25,6 +25,7 @@ from twinflow.objective.guidance import GuidedVelocity
 from twinflow.objective.metric import LossMetric
 from twinflow.objective.partition import BatchPartition
 from twinflow.objective.rcgm import RCGMTarget
+from twinflow.objective.step_draws import StepDraws
 from twinflow.objective.time_sampler import TimeSampler
 from twinflow.objective.twin_terms import RectifyTarget, one_step_sample
 from twinflow.path import interpolate
@@ -100,19 +101,31 @@ class TwinFlowObjective:
         self.cond_dropout = cond_dropout
 
     def drop_conditions(
-        self, cond: Conditioning | None, null_cond: Conditioning | None
+        self, cond: Conditioning | None, null_cond: Conditioning | None, keep: Tensor | None
     ) -> Conditioning | None:
-        """Replace a random ``cond_dropout`` share of rows by the null condition."""
-        if cond is None or null_cond is None or self.cond_dropout == 0:
+        """Replace the rows where ``keep`` ``(B,)`` is false by the null condition."""
+        if cond is None or null_cond is None or keep is None:
             return cond
         cond, null = Conditioning.align(cond, null_cond.expand_to(len(cond)))
-        keep = torch.rand(len(cond), device=cond.embeds.device) >= self.cond_dropout
         shape = (-1, *([1] * (cond.embeds.dim() - 1)))
         embeds = torch.where(keep.view(shape), cond.embeds, null.embeds.to(cond.embeds.dtype))
         mask = None
         if cond.mask is not None and null.mask is not None:
             mask = torch.where(keep[:, None], cond.mask, null.mask.to(cond.mask.dtype))
         return Conditioning(embeds, mask)
+
+    def draw(self, x: Tensor, cond_dropout: bool, micro: tuple[int, int]) -> StepDraws:
+        """The step's draws for micro-batch ``micro = (index, count)`` of ``x`` ``(B, ...)``."""
+        index, count = micro
+        if not 0 <= index < count:
+            raise ValueError(f"micro-batch index {index} outside 0..{count - 1}")
+        batch = x.shape[0]
+        draws = StepDraws.draw(
+            batch * count, tuple(x.shape[1:]), self.partition, self.time_sampler,
+            cond_dropout and self.cond_dropout > 0, self.cond_dropout,
+            self.rectify_weight > 0, x.device, x.dtype,
+        )
+        return draws if count == 1 else draws.rows(slice(index * batch, (index + 1) * batch))
 
     def __call__(
         self,
@@ -121,20 +134,25 @@ class TwinFlowObjective:
         cond: Conditioning | None = None,
         null_cond: Conditioning | None = None,
         target_net: VelocityNetwork | None = None,
+        micro: tuple[int, int] = (0, 1),
     ) -> LossTerms:
         """Loss terms for data ``x`` of shape ``(B, *shape)``.
 
         ``target_net`` is the no-grad network of L_base and guidance (the EMA); the online
         ``net`` under no-grad serves when it is ``None`` and always for the twin terms, which
-        must follow the current generator.
+        must follow the current generator.  ``micro = (m, k)``: ``x`` is micro-batch ``m`` of
+        ``k`` accumulated into one optimizer step; the draws cover all ``k B`` rows and the
+        loss is scaled so that the mean over the ``k`` micro-batches is the loss of one step
+        on their concatenation.
         """
         target_net = target_net or net
         batch = x.shape[0]
-        times = self.partition.sample(batch, self.time_sampler, x.device)
+        draws = self.draw(x, cond is not None and null_cond is not None, micro)
+        times = draws.times
         t, r = times.t, times.r
-        cond = self.drop_conditions(cond, null_cond)
+        cond = self.drop_conditions(cond, null_cond, draws.keep)
         null_rows = None if null_cond is None else null_cond.expand_to(batch)
-        z = torch.randn_like(x)
+        z = draws.z
         x_in, v = interpolate(x, z, t), z - x
 
         adv = times.slice("adv")
@@ -142,7 +160,7 @@ class TwinFlowObjective:
         if n_adv:
             # L_adv inputs: the generator's own samples on the twin (negative-time) path.
             fake = one_step_sample(net, z[adv], index_cond(cond, adv))
-            z_adv = torch.randn_like(fake)
+            z_adv = draws.z_adv.to(fake.dtype)
             x_in = torch.cat([x_in[: adv.start], interpolate(fake, z_adv, t[adv])])
             v = torch.cat([v[: adv.start], z_adv - fake])
             t = torch.cat([t[: adv.start], -t[adv]])
@@ -187,9 +205,13 @@ class TwinFlowObjective:
         e2e = times.slice("e2e")
         rect_loss = zero
         if times.counts["e2e"] and self.rectify_weight > 0:
-            target = self.rectify(net, z[e2e], f_theta[e2e], index_cond(cond, e2e))
+            target = self.rectify(net, z[e2e], f_theta[e2e], index_cond(cond, e2e),
+                                  draws.rect_t, draws.rect_eps)
             rect_loss = self.metric(f_theta[e2e], target).mean()
-            loss = loss + self.rectify_weight * rect_loss
+            # The step's rectify term is a mean over the logical batch's e2e rows: this
+            # micro-batch carries k * n_e2e / N_e2e of it (exactly 1 without accumulation).
+            share = micro[1] * times.counts["e2e"] / draws.logical_e2e
+            loss = loss + self.rectify_weight * rect_loss * share
         return LossTerms(
             loss, base_loss.detach(), adv_loss.detach(), rect_loss.detach(), times.counts
         )

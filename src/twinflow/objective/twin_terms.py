@@ -37,13 +37,22 @@ class RectifyTarget:
 
     @torch.no_grad()
     def __call__(
-        self, net: VelocityNetwork, z: Tensor, f_gen: Tensor, cond: Conditioning | None
+        self,
+        net: VelocityNetwork,
+        z: Tensor,
+        f_gen: Tensor,
+        cond: Conditioning | None,
+        t: Tensor | None = None,
+        eps: Tensor | None = None,
     ) -> Tensor:
+        """``t`` ``(B,)`` and ``eps`` ``(B, *shape)`` are the probe's time and noise (drawn
+        here when not given; the objective passes its step draws)."""
         f_gen = f_gen.detach()
         fake = z - f_gen
-        t = torch.rand(z.shape[0], device=z.device)
+        t = torch.rand(z.shape[0], device=z.device) if t is None else t
+        eps = torch.randn_like(fake) if eps is None else eps.to(fake.dtype)
         tt = expand_time(t, fake)
-        x_t = tt * torch.randn_like(fake) + (1 - tt) * fake
+        x_t = tt * eps + (1 - tt) * fake
         both_cond = None if cond is None else Conditioning.cat([cond, cond])
         times = torch.cat([-t, t])
         f_fake, f_real = net(torch.cat([x_t, x_t]), times, times, both_cond).chunk(2)
