@@ -53,20 +53,32 @@ def runs(tiny_assets, tmp_path_factory):
                  "--data.cache_dir", str(tmp / f"cache-{experiment}")])
     zero3 = _fit(tmp, tiny_assets, "zero3",
                  ["--trainer", str(ROOT / "configs/trainer/deepspeed_zero3_cpu.yaml")])
-    ddp = _fit(tmp, tiny_assets, "ddp", ["--trainer.accelerator", "cpu", "--trainer.devices",
-                                         "2", "--trainer.strategy", "ddp"])
+    ddp_trainer = ["--trainer.accelerator", "cpu", "--trainer.devices", "2",
+                   "--trainer.strategy", "ddp"]
+    ddp = _fit(tmp, tiny_assets, "ddp", ddp_trainer)
     # 2 steps, then resumed from the sharded checkpoint (weights and optimizer) to 3
     zero3_trainer = ["--trainer", str(ROOT / "configs/trainer/deepspeed_zero3_cpu.yaml")]
     first = _fit(tmp, tiny_assets, "first", zero3_trainer, steps=2)
     resumed = _fit(tmp, tiny_assets, "resumed", zero3_trainer, steps=3,
                    extra=("--ckpt_path", str(first / "checkpoints" / "final.ckpt")))
-    fsdp2 = _fit(tmp, tiny_assets, "fsdp2",
-                 ["--trainer", str(ROOT / "configs/trainer/fsdp2_cpu.yaml")])
+    fsdp2_trainer = ["--trainer", str(ROOT / "configs/trainer/fsdp2_cpu.yaml")]
+    fsdp2 = _fit(tmp, tiny_assets, "fsdp2", fsdp2_trainer)
+    fsdp2_first = _fit(tmp, tiny_assets, "fsdp2_first", fsdp2_trainer, steps=2)
+    fsdp2_resumed = _fit(tmp, tiny_assets, "fsdp2_resumed", fsdp2_trainer, steps=3,
+                         extra=("--ckpt_path", str(fsdp2_first / "checkpoints" / "last.ckpt")))
     lora = _fit(tmp, tiny_assets, "lora", zero3_trainer, steps=2, experiment="qwen_lora",
                 extra=("--model.optimizer.init_args.lr", "0.05"))
     # a finite loss, a NaN in rank 1's gradient partition only
     grad_nan = _fit(tmp, tiny_assets, "grad_nan", zero3_trainer, probe_args={"grad_nan": True})
-    _runs.update(resumed=resumed, fsdp2=fsdp2, lora=lora, grad_nan=grad_nan)
+    # gradient accumulation 2, SGD (scale-sensitive, unlike Adam), the NaN batch of step 1
+    # skipped: three steps under ZeRO-3 equal DDP's
+    sgd = ("--trainer.accumulate_grad_batches", "2", "--trainer.gradient_clip_val", "0",
+           "--model.optimizer", '{"class_path": "torch.optim.SGD", "init_args": {"lr": 0.5}}')
+    acc = {name: _fit(tmp, tiny_assets, f"accumulate_{name}", trainer, steps=3, extra=sgd)
+           for name, trainer in (("zero3", zero3_trainer), ("ddp", ddp_trainer))}
+    _runs.update(resumed=resumed, fsdp2=fsdp2, lora=lora, grad_nan=grad_nan,
+                 accumulate_zero3=acc["zero3"], accumulate_ddp=acc["ddp"],
+                 fsdp2_resumed=fsdp2_resumed)
     return zero3, ddp
 
 
@@ -186,3 +198,35 @@ def test_zero3_lora_trains_the_adapters_only(runs, tiny_assets):
             ".bias", ".base_layer.bias")
         assert torch.equal(after[key], v), key
     assert (lora / "export/lora/pytorch_lora_weights.safetensors").is_file()
+
+
+def test_zero3_gradient_accumulation_scales_and_skips_as_ddp(runs):
+    # DeepSpeed's engine divides by the accumulation steps a second time unless told not to,
+    # and a skipped step must not shift its accumulation boundary off Lightning's.
+    for run in ("accumulate_zero3", "accumulate_ddp"):
+        assert [(r["skipped"], r["step"]) for r in _records(_runs[run])] == [(1, 3), (1, 3)]
+    a = load_file(_runs["accumulate_zero3"] / "probe/weights.safetensors")
+    b = load_file(_runs["accumulate_ddp"] / "probe/weights.safetensors")
+    start = load_file(_runs["accumulate_ddp"] / "probe/initial.safetensors")
+    assert max((b[k] - start[k]).abs().max().item() for k in b) > 1e-4
+    for key in b:
+        torch.testing.assert_close(a[key], b[key], rtol=1e-4, atol=1e-5, msg=key)
+
+
+def test_fsdp2_resumed_equals_uninterrupted_and_exports(runs, tmp_path):
+    from twinflow.export_command import main as export
+
+    fsdp2, resumed = _runs["fsdp2"], _runs["fsdp2_resumed"]
+    assert [(r["skipped"], r["step"]) for r in _records(resumed)] == [(1, 3), (1, 3)]
+    want = load_file(fsdp2 / "probe/weights.safetensors")
+    got = load_file(resumed / "probe/weights.safetensors")
+    for k in want:
+        torch.testing.assert_close(got[k], want[k], rtol=1e-6, atol=1e-7, msg=k)
+    # `twinflow export` of the distributed checkpoint (one process, no process group)
+    final = fsdp2 / "checkpoints" / "last.ckpt"
+    assert (final / ".metadata").is_file()
+    export([str(final), "--out", str(tmp_path / "export")])
+    got = load_file(tmp_path / "export/transformer/diffusion_pytorch_model.safetensors")
+    assert got.keys() == {k.removeprefix("transformer.") for k in want}
+    for k, v in got.items():
+        assert torch.equal(v, want[f"transformer.{k}"]), k

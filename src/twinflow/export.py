@@ -70,7 +70,10 @@ def build_module(config: dict) -> TwinFlowModule:
 
 
 def load_module(path: str | Path) -> TwinFlowModule:
-    """A ready ``TwinFlowModule`` from an export folder or a twinflow ``.ckpt``."""
+    """A ready ``TwinFlowModule`` from an export folder or a twinflow checkpoint (a ``.ckpt``
+    file, or the folder a DeepSpeed or FSDP2 run writes)."""
+    from twinflow.sharded_checkpoint import is_sharded_checkpoint, read_sharded_checkpoint
+
     path = Path(path)
     state = None
     if path.is_dir() and (path / "transformer").is_dir() and (path / "model.yaml").is_file():
@@ -79,7 +82,7 @@ def load_module(path: str | Path) -> TwinFlowModule:
         init = config["network"].setdefault("init_args", {})
         if init.get("pretrained") == ".":
             init["pretrained"] = str(path)
-    elif path.is_dir() and not (path / "latest").is_file():
+    elif path.is_dir() and not is_sharded_checkpoint(path):
         cfg_file, weights = path / "model.yaml", path / "model.safetensors"
         if not cfg_file.is_file() or not weights.is_file():
             raise CheckpointError(
@@ -88,8 +91,6 @@ def load_module(path: str | Path) -> TwinFlowModule:
             )
         config, state = yaml.safe_load(cfg_file.read_text()), load_file(weights)
     else:
-        from twinflow.sharded_checkpoint import is_sharded_checkpoint, read_sharded_checkpoint
-
         ckpt = read_sharded_checkpoint(path) if is_sharded_checkpoint(path) else (
             read_checkpoint(path))
         text = (ckpt.get("twinflow") or {}).get("model_config")

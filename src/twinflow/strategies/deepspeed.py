@@ -3,11 +3,13 @@
 ``TwinFlowDeepSpeedStrategy`` is Lightning's ``DeepSpeedStrategy`` that honours
 ``TwinFlowModule``'s skipped steps.  When the loss is non-finite on any rank, every rank
 agrees to skip (``module.py``); the strategy then runs backward on no rank, so none waits in
-ZeRO's gradient collectives, and does not call ``engine.step()``, so weights and optimizer
-state stay untouched.  Non-finite *gradients* behind a finite loss (DeepSpeed itself
-checks them under fp16 only) are caught after backward: each rank checks its own gradient
+ZeRO's gradient collectives, and applies no update, so weights and optimizer state stay
+untouched.  Non-finite *gradients* behind a finite loss (DeepSpeed itself checks them under
+fp16 only) are caught at the accumulation boundary: each rank checks its own gradient
 partition (ZeRO-3: ``safe_get_local_grad``), the ranks agree, and on a skip the reduced
-gradients are dropped (``zero_grad`` makes the next backward overwrite, not accumulate).
+gradients are dropped.  Under gradient accumulation a skip covers the whole optimizer step
+(every micro-batch of it), and the engine's micro-step counter still advances, so its
+accumulation boundary stays on Lightning's.
 
 ``CPUDeepSpeedStrategy`` removes the stock strategy's CUDA-only guard and uses gloo, so real
 ZeRO-2/3 runs on DeepSpeed's CPU accelerator: for development and the multi-rank tests.
@@ -30,27 +32,43 @@ class SkippingDeepSpeedPrecision(DeepSpeedPrecision):
     def backward(self, tensor: Any, model: Any, *args: Any, **kwargs: Any) -> None:
         if getattr(model, "step_skipped", False):
             return  # every rank agreed: none enters ZeRO's gradient collectives
+        # Lightning has already divided the loss by accumulate_grad_batches; DeepSpeed's
+        # engine would divide it again (gradients 1/k^2 of the step's under accumulation).
+        kwargs.setdefault("scale_wrt_gas", False)
         super().backward(tensor, model, *args, **kwargs)
 
     def optimizer_step(self, optimizer: Any, model: Any, closure: Any, **kwargs: Any) -> Any:
+        # Lightning calls this on every micro-batch; DeepSpeed's engine counts micro-batches
+        # and applies the update at the accumulation boundary.
         closure_result = closure()  # training_step (where ranks agree on a skip) and backward
         self._after_closure(model, optimizer)
-        if getattr(model, "step_skipped", False):
-            return closure_result
         engine = model.trainer.model
-        any_rank = getattr(model, "_any_rank", lambda bad: bad)
-        if any_rank(not local_gradients_finite(engine)):
-            # Every rank takes this branch together: no engine.step(), weights and optimizer
-            # moments untouched, the reduced gradients dropped.
-            engine.optimizer.zero_grad()
-            if hasattr(model, "_skip"):
-                model._skip("gradient")
+        boundary = engine.is_gradient_accumulation_boundary()
+        if boundary and not getattr(model, "step_skipped", False):
+            # The reduced gradients are complete only at the boundary.
+            any_rank = getattr(model, "_any_rank", lambda bad: bad)
+            if any_rank(not local_gradients_finite(engine)) and hasattr(model, "_skip"):
+                model._skip("gradient")  # every rank takes this branch together
+        if getattr(model, "step_skipped", False):
+            skip_engine_step(engine, boundary)
             return closure_result
         if model.automatic_optimization and closure_result is None:
             raise MisconfigurationException(
                 "Skipping backward by returning `None` from `training_step` is not supported "
                 "by DeepSpeed")
-        return model.trainer.model.step(**kwargs)
+        return engine.step(**kwargs)
+
+
+def skip_engine_step(engine: Any, boundary: bool) -> None:
+    """``engine.step()`` without an update: the window's gradients dropped, weights and
+    optimizer moments untouched, the engine's counters advanced as for DeepSpeed's own
+    overflow skip (so the next accumulation window starts where Lightning's does)."""
+    engine.optimizer.zero_grad()
+    if boundary:
+        engine.global_steps += 1
+        engine.global_samples += engine.train_batch_size()
+        engine.skipped_steps += 1
+    engine.micro_steps += 1
 
 
 def local_gradients_finite(engine: Any) -> bool:
