@@ -11,7 +11,7 @@ RUN ?= runs/demo
 BENCHMARKS ?= $(or $(TWINFLOW_BENCHMARKS),../shared/benchmarks)
 
 .DEFAULT_GOAL := help
-.PHONY: help setup demo test test-slow lint toy tiny compare eval fetch-benchmarks mlflow-ui clean
+.PHONY: help setup demo test test-slow lint toy tiny compare eval fetch-benchmarks mlflow-ui report clean
 
 help: ## List the targets
 	@grep -hE '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  %-18s %s\n", $$1, $$2}'
@@ -62,8 +62,13 @@ eval: setup ## Benchmarks for a model: make eval MODEL=<ckpt or export dir> [BEN
 fetch-benchmarks: setup ## Download the benchmark prompt files at pinned commits (needs internet)
 	$(PY) -m evaluation.fetch --dest $(BENCHMARKS)
 
-mlflow-ui: setup ## MLflow dashboard for the demo run
-	$(VENV)/bin/mlflow ui --backend-store-uri sqlite:///$(RUN)/twinflow/mlflow.db
+STORE ?= $(or $(MLFLOW_TRACKING_URI),sqlite:///$(CURDIR)/runs/mlflow.db)
+mlflow-ui: setup ## MLflow dashboard of the project's store (every fit, demo phase, ablation, eval)
+	$(PY) -c "from twinflow.tracking.store import open_store; open_store('$(STORE)')"
+	$(VENV)/bin/mlflow ui --backend-store-uri $(STORE) --port $(or $(PORT),5000)
+
+report: setup ## FD per NFE and over training for the runs of one experiment (runs/report/report.html)
+	$(VENV)/bin/twinflow report $(if $(EXPERIMENT),--experiment $(EXPERIMENT))
 
 clean: ## Remove run outputs (keeps .venv)
 	rm -rf runs

@@ -10,9 +10,19 @@ from pathlib import Path
 EXPERIMENT = "twinflow-eval"
 
 
-def default_tracking_uri(out: str | os.PathLike[str]) -> str:
-    """`sqlite:///<out>/mlflow.db` (absolute), like the training runs' default store."""
-    return f"sqlite:///{Path(out).resolve() / 'mlflow.db'}"
+def default_tracking_uri() -> str:
+    """The project's one store (``$MLFLOW_TRACKING_URI`` or ``runs/mlflow.db``), as fits use."""
+    from twinflow.tracking.store import store_uri
+
+    return store_uri()
+
+
+def default_artifact_location(tracking_uri: str, out: str | os.PathLike[str]) -> Path:
+    """Beside a SQLite store (``runs/mlartifacts``); ``<out>/mlartifacts`` for other stores."""
+    from twinflow.tracking.store import artifact_root
+
+    root = artifact_root(tracking_uri)
+    return Path(root) if root else Path(out) / "mlartifacts"
 
 
 def log_run(
@@ -28,6 +38,9 @@ def log_run(
     from mlflow import MlflowClient
     from mlflow.entities import Metric, Param, RunTag
 
+    from twinflow.tracking.store import open_store
+
+    open_store(tracking_uri)  # locked creation, moved artifacts repaired
     client = MlflowClient(tracking_uri=tracking_uri)
     found = client.get_experiment_by_name(experiment)
     if found is None:

@@ -7,7 +7,8 @@ Every input (model path, benchmark names, prompt files, judge paths, image size)
 before any image is generated or judge loaded; a problem exits with status 2 and one line
 naming the file or flag to provide. Then each benchmark runs at each NFE into
 `<out>/<bench>/nfe<k>/` (resumable), and `<out>/results.json`, the self-contained
-`<out>/report.html` and one MLflow run (default store `sqlite:///<out>/mlflow.db`) are written.
+`<out>/report.html` and one MLflow run (in the project's store, `runs/mlflow.db` or
+`$MLFLOW_TRACKING_URI`, experiment `twinflow-eval`) are written.
 `--bench digits` (the default) and `--bench diversity` without LPIPS weights run offline.
 """
 
@@ -23,7 +24,7 @@ from evaluation.benchmarks import BENCHMARKS, Benchmark, PromptSubset
 from evaluation.errors import BenchmarkInputError
 from evaluation.evaluate import Evaluation, evaluate
 from evaluation.metrics import metric_prefix, scalar_metrics
-from evaluation.mlflow_log import default_tracking_uri, log_run
+from evaluation.mlflow_log import default_artifact_location, default_tracking_uri, log_run
 from evaluation.module_generator import ModuleGenerator
 from evaluation.out_dir import claim_out_dir, default_out_dir
 from evaluation.report import write_report
@@ -82,7 +83,8 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--div-prompts", help="prompt file, one per line (default: ten digit prompts)")
     g.add_argument("--div-k", type=int, default=4, help="samples per prompt")
     g = p.add_argument_group("output")
-    g.add_argument("--mlflow-uri", help="MLflow tracking URI (default sqlite:///<out>/mlflow.db)")
+    g.add_argument("--mlflow-uri", help="MLflow tracking URI (default: the project's, "
+                   "$MLFLOW_TRACKING_URI or sqlite:///runs/mlflow.db)")
     g.add_argument("--no-mlflow", action="store_true", help="do not log to MLflow")
     g.add_argument("--no-progress", action="store_true", help="hide progress bars")
     return p
@@ -153,10 +155,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not args.no_mlflow:
         metrics = {k: v for evs in evaluations.values() for ev in evs
                    for k, v in scalar_metrics(ev.result, metric_prefix(ev.bench, ev.nfe)).items()}
-        uri = args.mlflow_uri or default_tracking_uri(out)
+        uri = args.mlflow_uri or default_tracking_uri()
         model = Path(args.model).resolve()
         run_id = log_run(uri, f"{model.parent.name}/{model.name}", info, metrics,
-                         [results_path, report], out / "mlartifacts")
+                         [results_path, report], default_artifact_location(uri, out))
         print(f"MLflow run {run_id} at {uri}")
     return 0
 

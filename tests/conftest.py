@@ -13,6 +13,11 @@ def _isolated_cache(tmp_path_factory):
     """Text embeddings and the digit judge are cached per test session, never in $HOME."""
     if "TWINFLOW_CACHE" not in os.environ:
         os.environ["TWINFLOW_CACHE"] = str(tmp_path_factory.mktemp("twinflow-cache"))
+    # Fits log to the project's one MLflow store (runs/mlflow.db under the working folder):
+    # the tests' go to a store of their own, never into the checkout's runs/.
+    if "MLFLOW_TRACKING_URI" not in os.environ:
+        store = tmp_path_factory.mktemp("mlflow") / "mlflow.db"
+        os.environ["MLFLOW_TRACKING_URI"] = f"sqlite:///{store}"
     yield
 
 

@@ -23,6 +23,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
                "checkpoint -> model folder (diffusers format for SANA, Qwen)"),
     "plan": ("twinflow.plan", "per-GPU memory of an experiment under DeepSpeed/DDP"),
     "tiny-assets": ("twinflow.tiny_assets", "tiny checkpoints and images for experiments/tiny"),
+    "report": ("twinflow.tracking.report_page",
+               "FD per NFE and over training for the runs of an MLflow experiment"),
 }
 LIGHTNING = ("fit", "validate", "test", "predict")
 

@@ -67,7 +67,31 @@ class RunDirConfig(SaveConfigCallback):
         from twinflow.callbacks.mlflow_images import log_artifact
 
         log_artifact(trainer, path, "config")
+        log_config_to_mlflow(trainer, _plain(self.config))
         self.already_saved = True
+
+
+def log_config_to_mlflow(trainer, config: dict) -> None:
+    """The resolved config as params, its tags, the parent run; ``mlflow_run.json`` beside."""
+    from lightning.pytorch.loggers import MLFlowLogger
+    from mlflow.entities import Param, RunTag
+
+    from twinflow.tracking.params import config_tags, flat_params, parent_run, write_run_record
+
+    for logger in trainer.loggers:
+        if not isinstance(logger, MLFlowLogger):
+            continue
+        client, run_id = logger.experiment, logger.run_id
+        uri = getattr(logger, "_tracking_uri", None) or ""
+        params = [Param(k, v) for k, v in sorted(flat_params(config).items())]
+        tags = [RunTag(k, v) for k, v in config_tags(config).items()]
+        parent = parent_run((config.get("model") or {}).get("init_from"), uri)
+        if parent and parent != run_id:
+            tags.append(RunTag("mlflow.parentRunId", parent))
+        for start in range(0, max(len(params), len(tags)), 100):  # MLflow's batch limit
+            client.log_batch(run_id, params=params[start:start + 100],
+                             tags=tags[start:start + 100])
+        write_run_record(Path(trainer.default_root_dir), uri, logger.experiment_id, run_id)
 
 
 class TwinFlowCLI(LightningCLI):
@@ -110,11 +134,15 @@ class TwinFlowCLI(LightningCLI):
         )
         for logger in loggers:
             if getattr(logger, "class_path", "").endswith("MLFlowLogger"):
+                # Every run of the project in one store (tracking/store.py), so the dashboard
+                # shows phases, ablations and evaluations side by side.
+                from twinflow.tracking.store import artifact_root, store_uri
+
                 args = logger.init_args
                 if not args.get("tracking_uri"):
-                    args.tracking_uri = f"sqlite:///{run_dir}/mlflow.db"
-                if not args.get("artifact_location"):
-                    args.artifact_location = str(run_dir / "mlartifacts")
+                    args.tracking_uri = store_uri()
+                if not args.get("artifact_location") and artifact_root(args.tracking_uri):
+                    args.artifact_location = artifact_root(args.tracking_uri)
         for callback in cfg.trainer.callbacks or []:
             if getattr(callback, "class_path", "").endswith("ModelCheckpoint"):
                 if not callback.init_args.get("dirpath"):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 import subprocess
 import sys
@@ -69,8 +70,9 @@ def test_end_to_end_digits(capsys, tmp_path, untrained_export, digit_judge):
 
     from mlflow import MlflowClient
 
-    client = MlflowClient(f"sqlite:///{out / 'mlflow.db'}")
-    (run,) = client.search_runs([client.get_experiment_by_name("twinflow-eval").experiment_id])
+    client = MlflowClient(os.environ["MLFLOW_TRACKING_URI"])  # the session's store (conftest)
+    experiment = client.get_experiment_by_name("twinflow-eval").experiment_id
+    run = client.search_runs([experiment], order_by=["attributes.start_time DESC"])[0]
     assert run.data.metrics["digits/nfe1/overall"] == pytest.approx(digits["1"]["overall"])
     assert "diversity/nfe2/overall" in run.data.metrics and run.data.params["nfes"] == "1,2"
     assert {a.path for a in client.list_artifacts(run.info.run_id)} == {"report.html",

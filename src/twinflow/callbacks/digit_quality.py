@@ -5,6 +5,7 @@ from __future__ import annotations
 import lightning as L
 import numpy as np
 
+from twinflow.callbacks.mlflow_images import log_metrics
 from twinflow.callbacks.ranks import generates_here
 from twinflow.data.digits import digit_prompt
 from twinflow.judge.metrics import DigitJudge
@@ -60,6 +61,7 @@ class DigitQuality(L.Callback):
         if self.multi_step_nfe:
             runs.append((f"multi{self.multi_step_nfe}", self.multi_step_nfe, "mul"))
         row = {"step": trainer.global_step}
+        metrics = {}
         for name, nfe, style in runs:
             images = pl_module.generate(prompts, nfe=nfe, seed=self.seed, style=style)
             if not trainer.is_global_zero:
@@ -67,7 +69,8 @@ class DigitQuality(L.Callback):
             scores = self.judge.score(images, labels)
             for key, value in scores.as_dict().items():
                 if key != "n":
-                    pl_module.log(f"quality/{name}/{key}", value, rank_zero_only=True)
+                    metrics[f"quality/{name}/{key}"] = float(value)
                     row[f"{name}/{key}"] = value
         if trainer.is_global_zero:
+            log_metrics(trainer, metrics, trainer.global_step)
             self.history.append(row)

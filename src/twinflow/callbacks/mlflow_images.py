@@ -18,3 +18,23 @@ def log_artifact(trainer: L.Trainer, path: Path, artifact_path: str) -> None:
     for logger in trainer.loggers:
         if isinstance(logger, MLFlowLogger) and trainer.is_global_zero:
             logger.experiment.log_artifact(logger.run_id, str(path), artifact_path)
+
+
+def log_image(trainer: L.Trainer, image, key: str, step: int) -> None:
+    """Log ``image`` ``(H, W, C)`` uint8 under ``key`` at ``step`` to every MLflow run.
+
+    MLflow keeps one image per step for a key, so the run's Images view has a step slider.
+    """
+    for logger in trainer.loggers:
+        if isinstance(logger, MLFlowLogger) and trainer.is_global_zero:
+            flat = image[..., 0] if image.ndim == 3 and image.shape[-1] == 1 else image
+            logger.experiment.log_image(logger.run_id, flat, key=key, step=step)
+
+
+def log_metrics(trainer: L.Trainer, metrics: dict[str, float], step: int) -> None:
+    """``metrics`` at ``step`` to every logger (rank 0).  Used for scores of the model after
+    ``step`` optimizer steps, at the same step as that model's sample grids (``self.log``
+    in a validation hook would log them one step earlier)."""
+    if trainer.is_global_zero:
+        for logger in trainer.loggers:
+            logger.log_metrics(metrics, step=step)

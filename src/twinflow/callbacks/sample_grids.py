@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import lightning as L
 
-from twinflow.callbacks.mlflow_images import log_artifact, run_dir
+from twinflow.callbacks.mlflow_images import log_image, run_dir
 from twinflow.callbacks.ranks import generates_here
 from twinflow.data.digits import digit_prompt
 from twinflow.viz import image_grid, save_png
@@ -57,7 +57,7 @@ class SampleGrids(L.Callback):
             grid = self.render(pl_module, nfe, style)
             if not trainer.is_global_zero:
                 continue  # this rank only took part in the sharded forward passes
-            path = save_png(
+            save_png(
                 grid, run_dir(trainer) / "grids" / f"{name}_step{trainer.global_step:06d}.png"
             )
-            log_artifact(trainer, path, "grids")
+            log_image(trainer, grid, f"grids/{name}", trainer.global_step)
