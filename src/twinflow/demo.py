@@ -69,8 +69,10 @@ def fit(config: Path, run_dir: Path, steps: int, extra: list[str]) -> Path:
         str(run_dir),
         "--trainer.max_steps",
         str(steps),
+        # Four validations: quality per NFE on a cheap subset as curves over training (the
+        # full-size scores that matter come after fit, in summary.md and under summary/*).
         "--trainer.val_check_interval",
-        str(steps),  # one validation, at the end: the scores that matter come after fit
+        str(max(1, steps // 4)),
         *extra,
     ]
     TwinFlowCLI(args=args)
@@ -131,8 +133,10 @@ def main(argv: list[str]) -> None:
     (out / "summary.json").write_text(json.dumps(summary, indent=2))
     table = format_table(summary)
     (out / "summary.md").write_text(table + "\n")
+    from twinflow.tracking.store import store_uri
+    from twinflow.tracking.summary import log_summary
+
+    files = [out / "summary.json", out / "summary.md", *sorted(out.glob("grid_*.png"))]
+    log_summary(summary, run / args.objective, files, pretrained.parent)
     print(table)
-    print(
-        f"run folder: {run}  (MLflow: mlflow ui --backend-store-uri "
-        f"sqlite:///{run / args.objective / 'mlflow.db'})"
-    )
+    print(f"run folder: {run}  (MLflow: make mlflow-ui, store {store_uri()})")

@@ -142,12 +142,13 @@ class TwinFlowModule(L.LightningModule):
 
     # ---- training ---------------------------------------------------------------------------
     def on_train_batch_start(self, batch: Batch, batch_idx: int) -> None:
-        # The micro-batch index keeps gradient accumulation from reusing one step's noise;
-        # it is 0 without accumulation, which keeps older runs' seeds.
-        micro = batch_idx % max(1, self.trainer.accumulate_grad_batches) if self._trainer else 0
-        step_seed = (self.seed * 1_000_003 + self.global_step * 4_099 + self.global_rank
-                     + micro * 7_919_007)
-        torch.manual_seed(step_seed)
+        # Every micro-batch of a step reseeds with the step's seed: the objective draws the
+        # whole logical batch and takes this micro-batch's rows, so accumulation neither
+        # reuses noise nor differs from one step on the concatenated batch.
+        count = max(1, self.trainer.accumulate_grad_batches) if self._trainer else 1
+        micro = batch_idx % count
+        self._micro = (micro, count)
+        torch.manual_seed(self.seed * 1_000_003 + self.global_step * 4_099 + self.global_rank)
         if micro == 0:
             self._step_skipped = False
 
@@ -166,9 +167,11 @@ class TwinFlowModule(L.LightningModule):
 
     def training_step(self, batch: Batch, batch_idx: int):
         target = self.ema.shadow if self.ema is not None else None
-        terms = self.objective(self.network, batch.x, batch.cond, batch.null_cond, target)
-        self.log_dict({f"train/{k}": v for k, v in terms.as_dict().items()}, prog_bar=False)
-        self.log("loss", terms.loss.detach(), prog_bar=True)
+        terms = self.objective(self.network, batch.x, batch.cond, batch.null_cond, target,
+                               micro=getattr(self, "_micro", (0, 1)))
+        logged = {f"train/{k}": v for k, v in terms.as_dict().items()}
+        self.log("train/loss", logged.pop("train/loss").detach(), prog_bar=True)
+        self.log_dict(logged, prog_bar=False)
         # Every rank decides together: one rank skipping alone would leave the others waiting
         # in the gradient collectives.
         if self._any_rank(not bool(torch.isfinite(terms.loss))):
