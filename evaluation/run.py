@@ -23,11 +23,13 @@ from pathlib import Path
 from evaluation.benchmarks import BENCHMARKS, Benchmark, PromptSubset
 from evaluation.errors import BenchmarkInputError
 from evaluation.evaluate import Evaluation, evaluate
+from evaluation.merge import check_settings, merged
 from evaluation.metrics import metric_prefix, scalar_metrics
 from evaluation.mlflow_log import default_artifact_location, default_tracking_uri, log_run
 from evaluation.module_generator import ModuleGenerator
 from evaluation.out_dir import claim_out_dir, default_out_dir
 from evaluation.report import write_report
+from twinflow.console import OneLineParser
 
 
 def comma_list(text: str, what: str) -> list[str]:
@@ -48,7 +50,7 @@ def parse_nfes(text: str) -> list[int]:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m evaluation.run", description=__doc__,
+    p = OneLineParser(prog="python -m evaluation.run", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--model", required=True, help="a twinflow .ckpt or an export folder")
     p.add_argument("--bench", default="digits", help=f"comma list of {', '.join(BENCHMARKS)}")
@@ -106,6 +108,11 @@ def build_benchmark(name: str, args: argparse.Namespace) -> Benchmark:
                             device=args.device)
 
 
+def settings(args: argparse.Namespace, subset: PromptSubset) -> dict:
+    """What makes two calls' scores comparable (checked when they share an --out)."""
+    return {"subset": subset.describe(), "seed": args.seed, "style": args.style or "default"}
+
+
 def prepare(args: argparse.Namespace):
     """Every check that needs no judge: returns (benchmarks, nfes, subset, generator, out)."""
     names = comma_list(args.bench, "bench")
@@ -124,7 +131,17 @@ def prepare(args: argparse.Namespace):
     for bench in benches:
         bench.check_images(generator.image_shape)
     out = Path(args.out) if args.out else default_out_dir(model)
+    if out.exists() and not out.is_dir():
+        raise BenchmarkInputError(f"--out {out} is a file; give a folder")
     claim_out_dir(out, model)
+    check_settings(out, settings(args, subset))
+    if not args.no_mlflow:
+        from twinflow.tracking.store import StoreError, open_store
+
+        try:  # a broken store is refused now, not after the images are generated and judged
+            open_store(args.mlflow_uri or default_tracking_uri())
+        except StoreError as err:
+            raise BenchmarkInputError(str(err)) from None
     return benches, nfes, subset, generator, out
 
 
@@ -142,9 +159,12 @@ def main(argv: Sequence[str] | None = None) -> int:
                           args.seed, progress=not args.no_progress)
             evaluations.setdefault(bench.name, []).append(ev)
             print(f"{bench.name} nfe={nfe}: overall {ev.result.overall:.4f}")
+    computed = evaluations
+    evaluations = merged(out, evaluations)  # earlier calls' NFEs and benchmarks are kept
     info = {"model": str(Path(args.model).resolve()), "benchmarks": ",".join(evaluations),
-            "nfes": ",".join(map(str, nfes)), "subset": subset.describe(), "seed": args.seed,
-            "style": args.style or "default"}
+            "nfes": ",".join(map(str, sorted({ev.nfe for evs in evaluations.values()
+                                               for ev in evs}))),
+            **settings(args, subset)}
     results = {**info, "results": {b: {str(ev.nfe): ev.result.to_dict() for ev in evs}
                                    for b, evs in evaluations.items()}}
     results_path = out / "results.json"
@@ -153,7 +173,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                           evaluations, info)
     print(f"wrote {results_path} and {report}")
     if not args.no_mlflow:
-        metrics = {k: v for evs in evaluations.values() for ev in evs
+        metrics = {k: v for evs in computed.values() for ev in evs
                    for k, v in scalar_metrics(ev.result, metric_prefix(ev.bench, ev.nfe)).items()}
         uri = args.mlflow_uri or default_tracking_uri()
         model = Path(args.model).resolve()

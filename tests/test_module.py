@@ -92,7 +92,7 @@ def test_checkpoints_load_weights_only_and_reject_pickles(tmp_path):
             return (print, ("arbitrary code ran",))
 
     evil.write_bytes(pickle.dumps({"state_dict": Boom()}))
-    with pytest.raises(CheckpointError, match="cannot load .* safely"):
+    with pytest.raises(CheckpointError, match="cannot load .* not a checkpoint twinflow wrote"):
         load_network_state(evil)
     with pytest.raises(CheckpointError, match="not found"):
         load_module(tmp_path / "missing.ckpt")

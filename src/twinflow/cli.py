@@ -47,6 +47,9 @@ def main(argv: list[str] | None = None) -> None:
             "(`twinflow --help` lists them)"
         )
     command = importlib.import_module(COMMANDS[name][0])
+    from twinflow.console import notes_to_stdout
+
+    notes_to_stdout()  # after the import: Lightning attaches its handlers when imported
     if name in LIGHTNING:
         # LightningCLI reads the subcommand itself; from the console script it takes sys.argv.
         command.main(None if from_sys else args)

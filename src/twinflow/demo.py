@@ -18,13 +18,14 @@ import json
 import time
 from pathlib import Path
 
+from twinflow.console import OneLineParser
 from twinflow.report import evaluate_run, format_table
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
-    p = argparse.ArgumentParser(
+    p = OneLineParser(
         prog="twinflow demo",
         description=__doc__,
         epilog="Other --key value options override the phase-2 config (LightningCLI syntax).",
@@ -55,7 +56,33 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     if any(not a.startswith("--") for a in extra[::2]):
         p.error(f"unrecognized arguments: {' '.join(extra)}")
     args.overrides = extra  # passed to phase 2, e.g. --model.optimizer.init_args.lr 1e-3
+    for name in ("fm_steps", "steps", "per_digit"):
+        if getattr(args, name) < 1:
+            p.error(f"--{name.replace('_', '-')} must be >= 1, got {getattr(args, name)}")
+    if any(n < 1 for n in args.multi_nfes):
+        p.error("--multi-nfes must all be >= 1")
+    if args.run_dir.exists() and not args.run_dir.is_dir():
+        p.error(f"--run-dir {args.run_dir} is a file; give a folder")
     return args
+
+
+def phase2_args(args: argparse.Namespace, run: Path, pretrained: Path | None) -> list[str]:
+    objective = ROOT / "configs" / "objective" / f"{args.objective}.yaml"
+    return [
+        *(["--model.init_from", str(pretrained)] if pretrained else []),
+        "--model.objective", str(objective),
+        "--trainer.logger.init_args.run_name", f"digits_{args.objective}",
+        *args.overrides,
+    ]
+
+
+def check_phase2(args: argparse.Namespace, run: Path) -> None:
+    """Parse and build phase 2's config now: a typo in an override fails before phase 1."""
+    from twinflow.lightning_cli import TwinFlowCLI
+
+    TwinFlowCLI(args=["--config", str(args.experiments / "digits_twinflow.yaml"),
+                      "--trainer.default_root_dir", str(run / args.objective),
+                      *phase2_args(args, run, None), "--trainer.logger", "false"], run=False)
 
 
 def fit(config: Path, run_dir: Path, steps: int, extra: list[str]) -> Path:
@@ -93,6 +120,7 @@ def main(argv: list[str]) -> None:
     # Both phases' folders before phase 1 trains: a finished earlier run is never replaced.
     for phase_dir in ([] if args.pretrained else [run / "pretrain"]) + [run / args.objective]:
         check_run_folder(phase_dir, resuming=False)
+    check_phase2(args, run)
     started = time.time()
     if args.pretrained:
         if not (args.pretrained / "model.safetensors").is_file():
@@ -104,22 +132,9 @@ def main(argv: list[str]) -> None:
         print(f"== phase 1: flow matching, {args.fm_steps} steps")
         pretrained = fit(args.experiments / "digits_fm.yaml", run / "pretrain", args.fm_steps, [])
     phase1 = time.time() - started
-    objective = ROOT / "configs" / "objective" / f"{args.objective}.yaml"
     print(f"== phase 2: {args.objective} fine-tuning, {args.steps} steps")
-    final = fit(
-        args.experiments / "digits_twinflow.yaml",
-        run / args.objective,
-        args.steps,
-        [
-            "--model.init_from",
-            str(pretrained),
-            "--model.objective",
-            str(objective),
-            "--trainer.logger.init_args.run_name",
-            f"digits_{args.objective}",
-            *args.overrides,
-        ],
-    )
+    final = fit(args.experiments / "digits_twinflow.yaml", run / args.objective, args.steps,
+                phase2_args(args, run, pretrained))
     phase2 = time.time() - started - phase1
     print("== evaluation: 1 / 2 / 4 NFE and the original model at multi-step")
     out = run if args.objective == "twinflow" else run / args.objective

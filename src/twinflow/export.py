@@ -69,19 +69,48 @@ def build_module(config: dict) -> TwinFlowModule:
     return parser.instantiate_classes(cfg).model
 
 
+def _read_model_yaml(path: Path) -> dict:
+    try:
+        config = yaml.safe_load(path.read_text())
+    except (OSError, UnicodeDecodeError, yaml.YAMLError) as err:
+        first = str(err).splitlines()[0] if str(err) else type(err).__name__
+        raise CheckpointError(f"{path} is not readable YAML ({first}); re-export the model "
+                              "or restore the file") from None
+    if not isinstance(config, dict) or not isinstance(config.get("network"), dict):
+        raise CheckpointError(f"{path} has no network entry: it is not a twinflow model.yaml; "
+                              "re-export the model")
+    return config
+
+
+def _read_weights(path: Path) -> dict:
+    try:
+        return load_file(path)
+    except Exception as err:  # safetensors raises its own error type for damaged files
+        raise CheckpointError(f"{path} is damaged or truncated ({str(err).splitlines()[0]}); "
+                              "re-export the model or restore the file") from None
+
+
 def load_module(path: str | Path) -> TwinFlowModule:
     """A ready ``TwinFlowModule`` from an export folder or a twinflow checkpoint (a ``.ckpt``
-    file, or the folder a DeepSpeed or FSDP2 run writes)."""
+    file, or the folder a DeepSpeed or FSDP2 run writes).
+
+    Raises:
+        CheckpointError: one line naming the file and the fix (missing, damaged, foreign,
+            or weights that do not fit the network the config describes).
+    """
     from twinflow.sharded_checkpoint import is_sharded_checkpoint, read_sharded_checkpoint
 
     path = Path(path)
+    if not path.exists():
+        raise CheckpointError(f"model not found: {path} (give a .ckpt file or an export folder)")
     state = None
     if path.is_dir() and (path / "transformer").is_dir() and (path / "model.yaml").is_file():
         # a diffusers-format export: the network reads the export's own transformer/
-        config = yaml.safe_load((path / "model.yaml").read_text())
+        config = _read_model_yaml(path / "model.yaml")
         init = config["network"].setdefault("init_args", {})
         if init.get("pretrained") == ".":
             init["pretrained"] = str(path)
+        source = path / "model.yaml"
     elif path.is_dir() and not is_sharded_checkpoint(path):
         cfg_file, weights = path / "model.yaml", path / "model.safetensors"
         if not cfg_file.is_file() or not weights.is_file():
@@ -89,7 +118,8 @@ def load_module(path: str | Path) -> TwinFlowModule:
                 f"{path} is not an export folder (needs model.yaml and model.safetensors, "
                 "or model.yaml and transformer/)"
             )
-        config, state = yaml.safe_load(cfg_file.read_text()), load_file(weights)
+        config, state = _read_model_yaml(cfg_file), _read_weights(weights)
+        source = cfg_file
     else:
         ckpt = read_sharded_checkpoint(path) if is_sharded_checkpoint(path) else (
             read_checkpoint(path))
@@ -97,9 +127,34 @@ def load_module(path: str | Path) -> TwinFlowModule:
         if not text:
             raise CheckpointError(f"{path} carries no model config: it was not written by twinflow")
         config, state = yaml.safe_load(text), ckpt["state_dict"]
-    module = build_module(config)
-    module.configure_model()
+        source = path
+    try:
+        module = build_module(config)
+        module.configure_model()
+    except (ValueError, TypeError, KeyError, ImportError, AttributeError) as err:
+        first = str(err).splitlines()[0] if str(err) else type(err).__name__
+        raise CheckpointError(f"{source} describes a model that cannot be built ({first[:200]})"
+                              "; re-export it with this version of twinflow") from None
     if state is not None:
+        check_state_fits(module, state, path)
         module.load_state_dict(state)
     module.model_config = yaml.safe_dump(config, sort_keys=False)
     return module.eval()
+
+
+def check_state_fits(module: TwinFlowModule, state: dict, source: Path | str) -> None:
+    """One line (not torch's list of every mismatch) when ``state`` is for another network."""
+    own = module.state_dict()
+    missing = [k for k in own if k not in state]
+    unexpected = [k for k in state if k not in own]
+    shapes = [k for k in own if k in state and tuple(own[k].shape) != tuple(state[k].shape)]
+    if not (missing or unexpected or shapes):
+        return
+    if shapes:
+        k = shapes[0]
+        what = (f"{len(shapes)} tensors of another shape (e.g. {k}: "
+                f"{tuple(state[k].shape)} in the file, {tuple(own[k].shape)} in the network)")
+    else:
+        what = f"{len(missing)} missing and {len(unexpected)} unexpected tensors"
+    raise CheckpointError(f"{source} does not fit the network its config describes: {what}; "
+                          "give the checkpoint of this network")

@@ -8,9 +8,10 @@ networks as ``model.safetensors`` + ``model.yaml``.  Both load back with ``twinf
 
 from __future__ import annotations
 
-import argparse
 from pathlib import Path
 from typing import Any
+
+from twinflow.console import OneLineParser
 
 
 def export_model(module: Any, out: Path, fmt: str = "auto") -> Path:
@@ -28,7 +29,7 @@ def export_model(module: Any, out: Path, fmt: str = "auto") -> Path:
 
 
 def main(argv: list[str]) -> None:
-    p = argparse.ArgumentParser(prog="twinflow export", description=__doc__)
+    p = OneLineParser(prog="twinflow export", description=__doc__)
     p.add_argument("model", type=Path, help="a twinflow .ckpt (or an export folder)")
     p.add_argument("--out", type=Path, required=True, help="folder to write")
     p.add_argument("--format", choices=("auto", "diffusers", "twinflow"), default="auto",

@@ -16,6 +16,14 @@ from pathlib import Path
 import yaml
 from lightning.pytorch.cli import LightningArgumentParser, LightningCLI, SaveConfigCallback
 
+from twinflow.input_checks import (
+    check_ckpt_path,
+    check_optimizer,
+    check_values,
+    ckpt_path_in,
+    first_mismatch,
+    writable,
+)
 from twinflow.module import TwinFlowModule
 from twinflow.run_folder import check_run_folder, is_launching_rank, lock_run_folder
 
@@ -51,7 +59,7 @@ class ConciseParser(LightningArgumentParser):
         if not self.exit_on_error:
             return super().error(message, ex)
         text = concise(str(message))
-        sys.stderr.write(f"error: {text}\n(see `{self.prog} --help` for the accepted options)\n")
+        sys.stderr.write(f"error: {text} (see --help for the accepted options)\n")
         self.exit(2)
 
 
@@ -108,6 +116,10 @@ class TwinFlowCLI(LightningCLI):
     def parse_arguments(self, parser, args) -> None:
         from omegaconf.errors import InterpolationResolutionError
 
+        # LightningCLI reads --ckpt_path while parsing (for its hyperparameters): check first.
+        ckpt = ckpt_path_in(sys.argv[1:] if args is None else list(args))
+        if ckpt:
+            check_ckpt_path(ckpt)
         try:
             super().parse_arguments(parser, args)
         except InterpolationResolutionError as err:
@@ -123,10 +135,18 @@ class TwinFlowCLI(LightningCLI):
         cfg = self.config[self.subcommand] if self.subcommand else self.config
         run_dir = Path(cfg.trainer.default_root_dir or "runs/default").resolve()
         cfg.trainer.default_root_dir = str(run_dir)
+        check_values(cfg, self.subcommand)
         if self.subcommand == "fit" and is_launching_rank():
             # Before anything is written: a new fit never replaces an earlier run's results.
             check_run_folder(run_dir, resuming=bool(cfg.get("ckpt_path")))
-        run_dir.mkdir(parents=True, exist_ok=True)
+        try:
+            run_dir.mkdir(parents=True, exist_ok=True)
+        except OSError as err:
+            raise SystemExit(f"error: cannot create the run folder {run_dir} ({err.strerror}); "
+                             "give a writable --trainer.default_root_dir") from None
+        if not writable(run_dir):
+            raise SystemExit(f"error: the run folder {run_dir} is not writable; give a writable "
+                             "--trainer.default_root_dir")
         if self.subcommand == "fit" and is_launching_rank():
             lock_run_folder(run_dir)
         loggers = (
@@ -143,6 +163,13 @@ class TwinFlowCLI(LightningCLI):
                     args.tracking_uri = store_uri()
                 if not args.get("artifact_location") and artifact_root(args.tracking_uri):
                     args.artifact_location = artifact_root(args.tracking_uri)
+                if is_launching_rank():
+                    from twinflow.tracking.store import StoreError, open_store
+
+                    try:  # a broken store is one line now, not a traceback mid-fit
+                        open_store(args.tracking_uri)
+                    except StoreError as err:
+                        raise SystemExit(f"error: {err}") from None
         for callback in cfg.trainer.callbacks or []:
             if getattr(callback, "class_path", "").endswith("ModelCheckpoint"):
                 if not callback.init_args.get("dirpath"):
@@ -158,6 +185,14 @@ class TwinFlowCLI(LightningCLI):
             raise SystemExit(f"error: invalid config: {concise(str(err))}") from None
         cfg = self.config[self.subcommand] if self.subcommand else self.config
         self.model.model_config = yaml.safe_dump(_plain(cfg.model), sort_keys=False)
+        check_optimizer(self.model)
+        if self.model.init_from and self.subcommand == "fit":
+            from twinflow.weights import CheckpointError, check_weights
+
+            try:
+                check_weights(self.model.init_from)
+            except CheckpointError as err:
+                raise SystemExit(f"error: model.init_from: {err}") from None
         if self.subcommand == "fit":
             from twinflow.callbacks.interrupt_checkpoint import InterruptCheckpoint
 
@@ -166,8 +201,21 @@ class TwinFlowCLI(LightningCLI):
     def _run_subcommand(self, subcommand: str) -> None:
         from lightning.pytorch.utilities.exceptions import SIGTERMException
 
+        from twinflow.weights import CheckpointError
+
         try:
             super()._run_subcommand(subcommand)
+        except CheckpointError as err:
+            raise SystemExit(f"error: {err}") from None
+        except RuntimeError as err:
+            # Lightning's restore of --ckpt_path into a network of another shape: torch lists
+            # every mismatching tensor; one line names the file instead.
+            if "Error(s) in loading state_dict" not in str(err):
+                raise
+            cfg = self.config[subcommand]
+            raise SystemExit(f"error: --ckpt_path {cfg.get('ckpt_path')} does not fit this "
+                             f"config's network ({first_mismatch(str(err))}); give a checkpoint "
+                             "of the same model.network") from None
         except SIGTERMException:
             # Lightning exits 0 here; a stopped fit is not a finished one (exit 1).
             saved = subcommand == "fit" and self.trainer.global_step > 0

@@ -25,7 +25,7 @@ from twinflow.ema import EMA
 from twinflow.networks.zero3 import load_state_partitioned
 from twinflow.objective.objective import TwinFlowObjective
 from twinflow.sampling.presets import sampler_for
-from twinflow.weights import load_network_state
+from twinflow.weights import CheckpointError, load_network_state
 
 
 class TwinFlowModule(L.LightningModule):
@@ -92,10 +92,20 @@ class TwinFlowModule(L.LightningModule):
                 # ZeRO-3 built the network partitioned: fill it one gathered module at a time.
                 load_state_partitioned(self.network, state, f"model.init_from={self.init_from}")
                 state = None
+            if state is not None:
+                own = self.network.state_dict()
+                other = [k for k in state if k in own and own[k].shape != state[k].shape]
+                if other:
+                    k = other[0]
+                    raise CheckpointError(
+                        f"model.init_from={self.init_from} does not fit the network: "
+                        f"{len(other)} tensors of another shape (e.g. {k}: "
+                        f"{tuple(state[k].shape)} in the file, {tuple(own[k].shape)} here); "
+                        "check model.network matches")
             missing, unexpected = ([], []) if state is None else (
                 self.network.load_state_dict(state, strict=False))
             if missing or unexpected:
-                raise ValueError(
+                raise CheckpointError(
                     f"model.init_from={self.init_from} does not fit the network: "
                     f"{len(missing)} missing keys (e.g. {missing[:3]}), {len(unexpected)} "
                     f"unexpected (e.g. {unexpected[:3]}); check model.network matches"

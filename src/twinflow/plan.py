@@ -9,7 +9,6 @@ parameter (LoRA: a frozen bf16 base), activations at the configured resolution a
 
 from __future__ import annotations
 
-import argparse
 import importlib
 import json
 from dataclasses import dataclass
@@ -17,6 +16,8 @@ from pathlib import Path
 from typing import Any
 
 import torch
+
+from twinflow.console import OneLineParser
 
 GB = 1e9
 #: VAE downsampling of the real checkpoints (a tiny stand-in's may differ)
@@ -116,7 +117,7 @@ def model_states(size: NetworkSize, gpus: int, nodes: int) -> list[tuple[str, fl
 
 
 def main(argv: list[str]) -> None:
-    p = argparse.ArgumentParser(prog="twinflow plan", description=__doc__)
+    p = OneLineParser(prog="twinflow plan", description=__doc__)
     p.add_argument("--config", action="append", required=True, help="experiment YAML")
     p.add_argument("--gpus", type=int, default=8, help="GPUs per node (default 8)")
     p.add_argument("--nodes", type=int, default=1)

@@ -10,9 +10,11 @@ from __future__ import annotations
 import argparse
 import time
 
+from twinflow.console import OneLineParser
+
 
 def parse_args(argv: list[str]) -> tuple[argparse.Namespace, list[str]]:
-    p = argparse.ArgumentParser(
+    p = OneLineParser(
         prog="twinflow prepare", description=__doc__,
         epilog="Other options (e.g. --data.cache_dir DIR) override the config as in `fit`.",
     )

@@ -7,12 +7,12 @@ defaults, ``labels`` (int).  Output is deterministic for a fixed seed.
 from __future__ import annotations
 
 import argparse
-import os
 from pathlib import Path
 
 import numpy as np
 
 from twinflow.callbacks.digit_quality import digit_prompts
+from twinflow.console import OneLineParser
 from twinflow.sampling.presets import STYLES
 from twinflow.viz import image_grid, save_png, save_samples
 
@@ -33,13 +33,19 @@ def check_out_dir(out: Path) -> None:
     """Refuse (one line) an ``--out`` that cannot take the files, before anything is generated."""
     if out.exists() and not out.is_dir():
         raise SystemExit(f"error: --out {out} is a file; give a folder (it is created if missing)")
-    parent = next((p for p in (out, *out.parents) if p.exists()), Path("."))
-    if not os.access(parent, os.W_OK | os.X_OK):
-        raise SystemExit(f"error: --out {out}: {parent} is not writable; give a writable folder")
+    from twinflow.input_checks import writable
+
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise SystemExit(f"error: --out {out} cannot be created ({err.strerror}); give a "
+                         "writable folder") from None
+    if not writable(out):
+        raise SystemExit(f"error: --out {out} is not writable; give a writable folder")
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
-    p = argparse.ArgumentParser(prog="twinflow sample", description=__doc__)
+    p = OneLineParser(prog="twinflow sample", description=__doc__)
     p.add_argument("model", type=Path, help="a twinflow .ckpt or an export folder")
     p.add_argument("--prompts", nargs="+", help="prompts (default: the ten digit prompts)")
     p.add_argument("--prompts-file", type=Path, help="a text file, one prompt per line")

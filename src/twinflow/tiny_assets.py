@@ -8,11 +8,11 @@ caption, so that ``twinflow prepare`` shows its skip summary.
 
 from __future__ import annotations
 
-import argparse
 from pathlib import Path
 
 from PIL import Image
 
+from twinflow.console import OneLineParser
 from twinflow.data.tiny_images import write_tiny_image_caption_folder
 from twinflow.tiny_checkpoint import write_tiny_checkpoint
 
@@ -31,7 +31,7 @@ def write_tiny_images(out: Path, n: int = 40, seed: int = 0) -> Path:
 
 
 def main(argv: list[str]) -> None:
-    p = argparse.ArgumentParser(prog="twinflow tiny-assets", description=__doc__)
+    p = OneLineParser(prog="twinflow tiny-assets", description=__doc__)
     p.add_argument("--out", type=Path, default=Path("runs/tiny"), help="default runs/tiny")
     p.add_argument("--seed", type=int, default=0)
     args = p.parse_args(argv)

@@ -17,31 +17,74 @@ class CheckpointError(ValueError):
     """A checkpoint path or its contents cannot be used."""
 
 
-def read_checkpoint(path: str | Path) -> dict:
-    """``torch.load(path, weights_only=True)`` with a clear error for missing/unsafe files."""
+def read_checkpoint(path: str | Path, mmap: bool = False) -> dict:
+    """``torch.load(path, weights_only=True)`` with a clear error for missing/unsafe files.
+
+    ``mmap=True`` maps the tensors instead of reading them (a cheap integrity check)."""
     path = Path(path)
     if not path.is_file():
         raise CheckpointError(f"checkpoint not found: {path} (give the path of a .ckpt file)")
     try:
-        return torch.load(path, map_location="cpu", weights_only=True)
+        try:
+            return torch.load(path, map_location="cpu", weights_only=True, mmap=mmap)
+        except RuntimeError:
+            if not mmap:
+                raise
+            # mmap needs the zip format; the plain load says what the file really is
+            return torch.load(path, map_location="cpu", weights_only=True)
     except Exception as err:  # unpickling errors come in several types
         raise CheckpointError(
-            f"cannot load {path} safely ({type(err).__name__}: {str(err).splitlines()[0]}); "
-            "only weights-only checkpoints written by twinflow are accepted"
+            f"cannot load {path}: it is damaged, truncated or not a checkpoint twinflow wrote "
+            f"({type(err).__name__}); only weights-only .ckpt files are accepted"
         ) from None
+
+
+def damaged(path: Path, err: Exception) -> str:
+    first = str(err).splitlines()[0] if str(err) else type(err).__name__
+    return f"{path} is damaged or truncated ({first}); restore or re-export it"
+
+
+def check_weights(path: str | Path) -> None:
+    """What :func:`load_network_state` would refuse, found without reading tensor data."""
+    path = Path(path)
+    if not path.exists():
+        raise CheckpointError(f"weights not found: {path} (give a .ckpt, a .safetensors file "
+                              "or an export folder)")
+    if path.is_dir():
+        path = path / "model.safetensors"
+        if not path.is_file():
+            raise CheckpointError(f"{path.parent} holds no model.safetensors: it is not an "
+                                  "export folder (give an export folder or a .ckpt)")
+    if path.suffix == ".safetensors":
+        from safetensors import safe_open
+
+        try:
+            with safe_open(path, "pt") as handle:
+                handle.keys()
+        except Exception as err:  # safetensors' own error type for damaged headers
+            raise CheckpointError(damaged(path, err)) from None
+    elif not isinstance(read_checkpoint(path, mmap=True).get("state_dict"), dict):
+        raise CheckpointError(f"{path} has no state_dict: it is not a Lightning checkpoint")
 
 
 def load_network_state(path: str | Path, prefer_ema: bool = True) -> dict[str, torch.Tensor]:
     """The network's ``state_dict`` from a ``.ckpt``, ``.safetensors`` or export folder."""
     path = Path(path)
+    if not path.exists():
+        raise CheckpointError(f"weights not found: {path} (give a .ckpt, a .safetensors file "
+                              "or an export folder)")
     if path.is_dir():
         path = path / "model.safetensors"
     if path.suffix == ".safetensors":
         if not path.is_file():
             raise CheckpointError(
-                f"weights not found: {path} (export a model with `twinflow export`)"
+                f"weights not found: {path} (an export folder holds model.safetensors; "
+                "`twinflow export` writes one from a checkpoint)"
             )
-        state = load_file(path)
+        try:
+            state = load_file(path)
+        except Exception as err:  # safetensors raises its own type for damaged files
+            raise CheckpointError(damaged(path, err)) from None
     else:
         state = read_checkpoint(path).get("state_dict")
         if not isinstance(state, dict):

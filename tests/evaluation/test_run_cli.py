@@ -84,6 +84,25 @@ def test_end_to_end_digits(capsys, tmp_path, untrained_export, digit_judge):
     assert again["overall"] == digits["1"]["overall"]
 
 
+def test_a_second_call_into_the_same_out_merges_and_other_settings_are_refused(
+        capsys, tmp_path, untrained_export, digit_judge):
+    out = tmp_path / "eval"
+    base = ["--model", str(untrained_export), "--bench", "digits", "--per-digit", "2",
+            "--limit", "4", "--out", str(out), "--no-progress", "--no-mlflow"]
+    assert run_cli(capsys, *base, "--nfe", "1")[0] == 0
+    first = json.loads((out / "results.json").read_text())["results"]["digits"]["1"]
+    assert run_cli(capsys, *base, "--nfe", "2,4")[0] == 0
+    results = json.loads((out / "results.json").read_text())
+    assert sorted(results["results"]["digits"]) == ["1", "2", "4"] and results["nfes"] == "1,2,4"
+    assert results["results"]["digits"]["1"] == first  # the earlier NFE kept, as it was
+    html = (out / "report.html").read_text()
+    assert "NFE 1</th><th>NFE 2</th><th>NFE 4" in html
+    before = {p: p.read_bytes() for p in out.rglob("*") if p.is_file()}
+    code, _, err = run_cli(capsys, *base, "--nfe", "1", "--seed", "7")
+    assert code == 2 and err.count("\n") == 1 and "seed 0 there, 7 now" in err
+    assert {p: p.read_bytes() for p in out.rglob("*") if p.is_file()} == before
+
+
 def test_out_dir_of_another_model_is_refused(capsys, tmp_path, untrained_export):
     out = tmp_path / "o"
     out.mkdir()

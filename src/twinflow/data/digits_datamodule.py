@@ -53,6 +53,9 @@ class DigitsDataModule(L.LightningDataModule):
         predict_seed: int = 0,
     ) -> None:
         super().__init__()
+        if batch_size < 1 or val_batch_size < 1:
+            raise ValueError(f"data.batch_size and data.val_batch_size must be >= 1, got "
+                             f"{batch_size} and {val_batch_size}")
         if predict_per_digit < 1 or predict_nfe < 1:
             raise ValueError("data.predict_per_digit and data.predict_nfe must be >= 1")
         self.predict_per_digit, self.predict_nfe = predict_per_digit, predict_nfe

@@ -38,6 +38,8 @@ class GaussianMixtureDataModule(L.LightningDataModule):
         seed: int = 0,
     ) -> None:
         super().__init__()
+        if batch_size < 1:
+            raise ValueError(f"data.batch_size must be >= 1, got {batch_size}")
         if modes < 1 or size < batch_size:
             raise ValueError("data.modes must be >= 1 and data.size >= data.batch_size")
         self.mixture = ring_mixture(modes, radius, sigma)

@@ -17,6 +17,8 @@ import html
 import re
 from pathlib import Path
 
+from twinflow.console import OneLineParser
+
 
 def collect(uri: str, experiment: str) -> list[dict]:
     """One dict per run: name, tags, final scores by NFE, 1-NFE FD history."""
@@ -107,7 +109,7 @@ def write_html(rows: list[dict], images: list[Path], out: Path, title: str) -> P
 def main(argv: list[str]) -> None:
     from twinflow.tracking.store import StoreError, open_store, sqlite_path, store_uri
 
-    p = argparse.ArgumentParser(prog="twinflow report", description=__doc__,
+    p = OneLineParser(prog="twinflow report", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--store", help="tracking URI (default: the project's store)")
     p.add_argument("--experiment", default="twinflow-digits")

@@ -1,0 +1,87 @@
+"""Checks of a fit's values that no constructor makes, run before any work (one line each).
+
+``check_values``: step counts and ``--ckpt_path`` (read weights-only and memory-mapped, so a
+missing, truncated or foreign file is refused without reading its tensors);
+``check_optimizer``: the optimizer factory on a dummy parameter (a bad lr or beta);
+``first_mismatch``: the line worth showing from torch's list of state-dict mismatches.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+
+def writable(folder: Path) -> bool:
+    """Whether a file can be created in ``folder`` (tried: permission bits do not bind root,
+    read-only mounts and quotas do)."""
+    try:
+        fd, name = tempfile.mkstemp(dir=folder, prefix=".twinflow-probe-")
+    except OSError:
+        return False
+    os.close(fd)
+    os.unlink(name)
+    return True
+
+
+def check_values(cfg, subcommand: str | None) -> None:
+    """Values no constructor checks, refused before any work: step counts and --ckpt_path."""
+    if subcommand == "fit":
+        steps = cfg.trainer.get("max_steps")
+        if steps is not None and (steps == 0 or steps < -1):
+            raise SystemExit(f"error: trainer.max_steps={steps}: give a number of steps >= 1 (a "
+                             "fit of no steps would export an untrained model)")
+    ckpt = cfg.get("ckpt_path")
+    if subcommand in ("fit", "validate", "test", "predict") and ckpt:
+        check_ckpt_path(ckpt)
+
+
+def ckpt_path_in(args: list[str] | None) -> str | None:
+    """The ``--ckpt_path`` of a command line (LightningCLI reads the file while parsing)."""
+    args = list(args or [])
+    for i, arg in enumerate(args):
+        if arg == "--ckpt_path" and i + 1 < len(args):
+            return args[i + 1]
+        if arg.startswith("--ckpt_path="):
+            return arg.split("=", 1)[1]
+    return None
+
+
+def check_ckpt_path(ckpt: str) -> None:
+    """A missing, truncated or foreign ``--ckpt_path`` is one line (read weights-only and
+    memory-mapped: the tensors are not read)."""
+    if ckpt in ("last", "best", "hpc", "registry", "null", "None"):
+        return
+    from twinflow.sharded_checkpoint import is_sharded_checkpoint
+    from twinflow.weights import CheckpointError, read_checkpoint
+
+    path = Path(ckpt)
+    if path.is_dir():
+        if not is_sharded_checkpoint(path):
+            raise SystemExit(f"error: --ckpt_path {path} is a folder but not a sharded "
+                             "checkpoint; give a .ckpt file (e.g. <run>/checkpoints/last.ckpt)")
+        return
+    try:
+        read_checkpoint(path, mmap=True)
+    except CheckpointError as err:
+        raise SystemExit(f"error: --ckpt_path: {err}") from None
+
+
+def check_optimizer(model) -> None:
+    """The optimizer factory on a dummy parameter: a bad lr or beta is one line now, not a
+    traceback after the network is built."""
+    import torch
+
+    try:
+        model.optimizer_factory([torch.nn.Parameter(torch.zeros(1))])
+    except (ValueError, TypeError) as err:
+        text = " ".join(str(err).split())
+        raise SystemExit(f"error: invalid config: model.optimizer: {text}") from None
+
+
+def first_mismatch(message: str) -> str:
+    for line in message.splitlines():
+        if "size mismatch" in line or "Missing key" in line or "Unexpected key" in line:
+            return line.strip().rstrip(".")[:200]
+    return message.splitlines()[0][:200]
