@@ -133,9 +133,9 @@ def test_digits_fit_grids_export_and_sample_command(tmp_path):
         text=True,
         timeout=120,
     )
-    assert bad.returncode != 0 and bad.stderr.strip().splitlines()[-1].startswith(
-        "error: checkpoint not found"
-    )
+    assert bad.returncode != 0 and bad.stderr.strip().splitlines() == [
+        f"error: model not found: {tmp_path / 'nope.ckpt'} (give a .ckpt file or an export folder)"
+    ]
 
 
 def test_validate_test_and_predict_subcommands(tmp_path):
