@@ -25,6 +25,17 @@ def writable(folder: Path) -> bool:
     return True
 
 
+def ensure_writable_folder(folder: Path, option: str) -> None:
+    """Create ``folder`` and try a file in it, or exit with one line naming ``option``."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise SystemExit(f"error: {option} {folder} cannot be created ({err.strerror}); give a "
+                         "writable folder") from None
+    if not writable(folder):
+        raise SystemExit(f"error: {option} {folder} is not writable; give a writable folder")
+
+
 def check_values(cfg, subcommand: str | None) -> None:
     """Values no constructor checks, refused before any work: step counts and --ckpt_path."""
     if subcommand == "fit":

@@ -21,8 +21,8 @@ from twinflow.input_checks import (
     check_optimizer,
     check_values,
     ckpt_path_in,
+    ensure_writable_folder,
     first_mismatch,
-    writable,
 )
 from twinflow.module import TwinFlowModule
 from twinflow.run_folder import check_run_folder, is_launching_rank, lock_run_folder
@@ -139,14 +139,7 @@ class TwinFlowCLI(LightningCLI):
         if self.subcommand == "fit" and is_launching_rank():
             # Before anything is written: a new fit never replaces an earlier run's results.
             check_run_folder(run_dir, resuming=bool(cfg.get("ckpt_path")))
-        try:
-            run_dir.mkdir(parents=True, exist_ok=True)
-        except OSError as err:
-            raise SystemExit(f"error: cannot create the run folder {run_dir} ({err.strerror}); "
-                             "give a writable --trainer.default_root_dir") from None
-        if not writable(run_dir):
-            raise SystemExit(f"error: the run folder {run_dir} is not writable; give a writable "
-                             "--trainer.default_root_dir")
+        ensure_writable_folder(run_dir, "--trainer.default_root_dir")
         if self.subcommand == "fit" and is_launching_rank():
             lock_run_folder(run_dir)
         loggers = (

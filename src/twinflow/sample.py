@@ -33,15 +33,9 @@ def check_out_dir(out: Path) -> None:
     """Refuse (one line) an ``--out`` that cannot take the files, before anything is generated."""
     if out.exists() and not out.is_dir():
         raise SystemExit(f"error: --out {out} is a file; give a folder (it is created if missing)")
-    from twinflow.input_checks import writable
+    from twinflow.input_checks import ensure_writable_folder
 
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-    except OSError as err:
-        raise SystemExit(f"error: --out {out} cannot be created ({err.strerror}); give a "
-                         "writable folder") from None
-    if not writable(out):
-        raise SystemExit(f"error: --out {out} is not writable; give a writable folder")
+    ensure_writable_folder(out, "--out")
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:

@@ -44,8 +44,8 @@ def damaged(path: Path, err: Exception) -> str:
     return f"{path} is damaged or truncated ({first}); restore or re-export it"
 
 
-def check_weights(path: str | Path) -> None:
-    """What :func:`load_network_state` would refuse, found without reading tensor data."""
+def weights_file(path: str | Path) -> Path:
+    """The file that holds the weights: ``path``, or an export folder's model.safetensors."""
     path = Path(path)
     if not path.exists():
         raise CheckpointError(f"weights not found: {path} (give a .ckpt, a .safetensors file "
@@ -54,7 +54,13 @@ def check_weights(path: str | Path) -> None:
         path = path / "model.safetensors"
         if not path.is_file():
             raise CheckpointError(f"{path.parent} holds no model.safetensors: it is not an "
-                                  "export folder (give an export folder or a .ckpt)")
+                                  "export folder (`twinflow export` writes one from a .ckpt)")
+    return path
+
+
+def check_weights(path: str | Path) -> None:
+    """What :func:`load_network_state` would refuse, found without reading tensor data."""
+    path = weights_file(path)
     if path.suffix == ".safetensors":
         from safetensors import safe_open
 
@@ -69,18 +75,8 @@ def check_weights(path: str | Path) -> None:
 
 def load_network_state(path: str | Path, prefer_ema: bool = True) -> dict[str, torch.Tensor]:
     """The network's ``state_dict`` from a ``.ckpt``, ``.safetensors`` or export folder."""
-    path = Path(path)
-    if not path.exists():
-        raise CheckpointError(f"weights not found: {path} (give a .ckpt, a .safetensors file "
-                              "or an export folder)")
-    if path.is_dir():
-        path = path / "model.safetensors"
+    path = weights_file(path)
     if path.suffix == ".safetensors":
-        if not path.is_file():
-            raise CheckpointError(
-                f"weights not found: {path} (an export folder holds model.safetensors; "
-                "`twinflow export` writes one from a checkpoint)"
-            )
         try:
             state = load_file(path)
         except Exception as err:  # safetensors raises its own type for damaged files
