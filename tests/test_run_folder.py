@@ -95,10 +95,10 @@ def test_sigterm_saves_a_checkpoint_that_resumes(tmp_path):
     run, started = tmp_path / "run", tmp_path / "started"
     probe = json.dumps({"class_path": "tests.step_probe.TouchAtStep",
                         "init_args": {"path": str(started), "step": 3}})
+    # with the config's MLflow logger (the session's store, tests/conftest.py)
     cmd = [sys.executable, "-m", "twinflow.cli", "fit", "--config", "experiments/toy_gmm.yaml",
            "--trainer.default_root_dir", str(run), "--trainer.max_steps", "100000",
-           "--trainer.logger", "false", "--trainer.val_check_interval", "100000",
-           f"--trainer.callbacks+={probe}"]
+           "--trainer.val_check_interval", "100000", f"--trainer.callbacks+={probe}"]
     proc = subprocess.Popen(cmd, cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)},
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     deadline = time.time() + 240
@@ -115,5 +115,11 @@ def test_sigterm_saves_a_checkpoint_that_resumes(tmp_path):
     step = torch.load(last, map_location="cpu", weights_only=True)["global_step"]
     assert step >= 3
     assert not (run / "export").exists()  # no export of an unfinished run
+    from mlflow import MlflowClient
+
+    from twinflow.tracking.params import read_run_record
+
+    record = read_run_record(run)  # the stopped run is closed as FAILED, not left RUNNING
+    assert MlflowClient(record["tracking_uri"]).get_run(record["run_id"]).info.status == "FAILED"
     resumed = _fit(run, "--trainer.max_steps", str(step + 1), "--ckpt_path", str(last))
     assert resumed.returncode == 0, resumed.stderr[-2000:]

@@ -188,7 +188,10 @@ class TwinFlowCLI(LightningCLI):
                 raise SystemExit(f"error: model.init_from: {err}") from None
         if self.subcommand == "fit":
             from twinflow.callbacks.interrupt_checkpoint import InterruptCheckpoint
+            from twinflow.checkpoint_io import use_atomic_checkpoints
 
+            # last.ckpt is written beside itself and renamed: a kill mid-write keeps the old one.
+            use_atomic_checkpoints(self.trainer)
             self.trainer.callbacks.append(InterruptCheckpoint())
 
     def _run_subcommand(self, subcommand: str) -> None:

@@ -5,7 +5,8 @@ agreed on it, so the state is a whole step: it is saved as ``checkpoints/last.ck
 rank takes part, as sharded saves need), and ``--ckpt_path`` resumes from it.  Ctrl-C can land
 anywhere in a step, so a single-process fit saves ``checkpoints/interrupted.ckpt`` beside, never
 over, ``last.ckpt``; under several ranks Ctrl-C saves nothing (the ranks are not at one point).
-Single-file checkpoints are written beside and renamed, so a kill mid-write leaves the old one.
+Single-file checkpoints are written beside and renamed (``twinflow.checkpoint_io``), so a kill
+mid-write leaves the old one.
 """
 
 from __future__ import annotations
@@ -20,8 +21,12 @@ from lightning.pytorch.utilities.exceptions import SIGTERMException
 
 def save_atomically(trainer: L.Trainer, path: Path) -> None:
     """``trainer.save_checkpoint`` to ``path`` via a temporary name (a collective)."""
-    if getattr(trainer.strategy, "zero_stage_3", False) or trainer.world_size > 1:
-        trainer.save_checkpoint(path)  # sharded folders / rank-0 writes: no rename protocol
+    from twinflow.checkpoint_io import AtomicCheckpointIO
+
+    if (getattr(trainer.strategy, "zero_stage_3", False) or trainer.world_size > 1
+            or isinstance(trainer.strategy.checkpoint_io, AtomicCheckpointIO)):
+        # sharded folders / rank-0 writes: no rename protocol; AtomicCheckpointIO: its own
+        trainer.save_checkpoint(path)
         return
     tmp = path.with_name(f".{path.name}.tmp")
     trainer.save_checkpoint(tmp)
