@@ -1,4 +1,5 @@
-"""QwenImage / Sana conditioners against the stock diffusers pipelines, with tiny components."""
+"""QwenImage / Sana conditioners against the stock diffusers pipelines, with tiny components;
+every conditioner warns once when it cuts prompts."""
 
 from __future__ import annotations
 
@@ -48,10 +49,15 @@ def test_qwen_null_and_truncation(qwen_parts):
     assert null.embeds.shape[0] == 1 and null.embeds.shape[2] == 32
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        out = cond.encode([LONG])
+        out = cond.encode([LONG, "two dogs", LONG])
         cond.encode([LONG])
     cut = [w for w in caught if "max_length=8" in str(w.message)]
-    assert len(cut) == 1 and out.embeds.shape[1] == 8 and out.mask.all()
+    assert len(cut) == 1 and out.embeds.shape[1] == 8 and out.mask[0].all()
+    assert "2 of 3 prompts were cut" in str(cut[0].message)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        QwenImageConditioner(text_encoder=encoder, tokenizer=tok).encode([LONG])
+    assert not caught  # within the default limit: nothing to say
 
 
 def test_sana_matches_pipeline(sana_parts):
@@ -82,7 +88,8 @@ def test_sana_truncation_warns_once(sana_parts):
         warnings.simplefilter("always")
         out = cond.encode([LONG, "two dogs"])
         cond.encode([LONG])
-    assert len([w for w in caught if "limit of 8 tokens" in str(w.message)]) == 1
+    cut = [w for w in caught if "limit of 8 tokens" in str(w.message)]
+    assert len(cut) == 1 and "1 of 2 prompts were cut" in str(cut[0].message)
     assert out.mask[0].all() and out.mask[1].sum() == 3
 
 
@@ -109,3 +116,19 @@ def test_loads_from_saved_folder(which, qwen_parts, sana_parts, tmp_path):
     out = lazy.encode(PROMPTS)
     torch.testing.assert_close(out.embeds, ref.embeds)
     assert torch.equal(out.mask, ref.mask)
+
+
+def test_minilm_warns_once_naming_the_limit_and_the_count(tmp_path):
+    from twinflow.data.text_encoder import MiniLMConditioner
+
+    cond = MiniLMConditioner(cache_dir=str(tmp_path))
+    long = " ".join(["seven"] * 300)  # over MiniLM's 256 tokens
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        cond.encode(["a handwritten two", "a handwritten seven"])
+        assert not caught
+        cond.encode([long, "a handwritten two", long + " eight"])
+        cond.encode([long + " nine"])
+    cut = [str(w.message) for w in caught]
+    assert len(cut) == 1, cut
+    assert "MiniLMConditioner: 2 of 2 prompts were cut at the limit of 256 tokens" in cut[0]

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import warnings
 from pathlib import Path
 from typing import Protocol
 
@@ -27,6 +28,19 @@ class PromptConditioner(Protocol):
     def encode(self, prompts: list[str]) -> Conditioning: ...
 
     def null(self) -> Conditioning: ...
+
+
+def warn_cut(owner: str, limit: str, lengths: list[int], most: int) -> bool:
+    """Warn that the prompts with more than ``most`` tokens (of ``lengths``, one per prompt)
+    were cut at the encoder's ``limit`` (text naming it); returns whether it warned, so the
+    caller can warn once per conditioner."""
+    cut = sum(n > most for n in lengths)
+    if cut:
+        warnings.warn(
+            f"{owner}: {cut} of {len(lengths)} prompts were cut at the limit of {limit} "
+            f"(the longest had {max(lengths)} tokens); the text beyond it is not seen. "
+            "Later cuts by this conditioner are not reported", stacklevel=4)
+    return bool(cut)
 
 
 def default_minilm_path() -> Path:
@@ -54,6 +68,7 @@ class MiniLMConditioner:
         self.cache_dir = Path(cache_dir) if cache_dir else default_cache_dir() / "text"
         self._model = None
         self._memory: dict[str, torch.Tensor] = {}
+        self._warned = False
 
     def _key(self, prompt: str) -> str:
         return hashlib.sha256(f"{self.model_path.name}\0{prompt}".encode()).hexdigest()[:24]
@@ -85,11 +100,22 @@ class MiniLMConditioner:
         save_file({k: v.contiguous() for k, v in new.items()}, tmp)
         tmp.replace(path)
 
+    def _warn_cut(self, prompts: list[str]) -> bool:
+        """The encoder keeps ``max_seq_length`` tokens (256 for MiniLM, with [CLS] and [SEP])."""
+        model = self._encoder()
+        most = model.max_seq_length
+        lengths = [len(ids) for ids in model.tokenizer(prompts, truncation=False,
+                                                       verbose=False).input_ids]
+        return warn_cut("MiniLMConditioner", f"{most} tokens (max_seq_length)", lengths, most)
+
     def encode(self, prompts: list[str]) -> Conditioning:
+        """Embeddings ``(N, 384)`` of ``prompts``; warns once when prompts are cut."""
         self._load_disk_cache()
         keys = [self._key(p) for p in prompts]
         missing = sorted({p for p, k in zip(prompts, keys) if k not in self._memory})
         if missing:
+            if not self._warned:
+                self._warned = self._warn_cut(missing)
             vectors = self._encoder().encode(
                 missing, convert_to_tensor=True, normalize_embeddings=True, show_progress_bar=False
             )

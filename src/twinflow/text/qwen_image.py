@@ -10,11 +10,11 @@ is always returned, even when it is all ones.
 
 from __future__ import annotations
 
-import warnings
 from typing import Any
 
 import torch
 
+from twinflow.data.text_encoder import warn_cut
 from twinflow.networks.contract import Conditioning
 from twinflow.networks.pretrained import component_dir, load_component
 
@@ -91,16 +91,12 @@ class QwenImageConditioner:
         return self._text_encoder, self._tokenizer
 
     def _warn_truncation(self, tokenizer: Any, texts: list[str]) -> None:
+        """Once per conditioner: how many prompts exceed ``max_length`` tokens (and are cut)."""
         if self._warned:
             return
-        lengths = [len(ids) for ids in tokenizer(texts, truncation=False).input_ids]
-        if max(lengths) > self.max_length + DROP_IDX:
-            self._warned = True
-            warnings.warn(
-                f"QwenImageConditioner: a prompt has {max(lengths) - DROP_IDX} tokens and was cut "
-                f"at the limit of max_length={self.max_length} tokens",
-                stacklevel=3,
-            )
+        lengths = [len(ids) - DROP_IDX for ids in tokenizer(texts, truncation=False).input_ids]
+        self._warned = warn_cut("QwenImageConditioner", f"max_length={self.max_length} tokens",
+                                lengths, self.max_length)
 
     @torch.no_grad()
     def encode(self, prompts: list[str]) -> Conditioning:

@@ -10,11 +10,11 @@ instruction", right-padded to ``n_instruction_tokens + max_length - 2`` tokens a
 
 from __future__ import annotations
 
-import warnings
 from typing import Any
 
 import torch
 
+from twinflow.data.text_encoder import warn_cut
 from twinflow.networks.contract import Conditioning
 from twinflow.networks.pretrained import component_dir, load_component
 
@@ -113,15 +113,11 @@ class SanaConditioner:
             chi = "\n".join(instruction)
             texts = [chi + t for t in texts]
             limit = len(tokenizer.encode(chi)) + self.max_length - 2
-        if not self._warned:
-            longest = max(len(ids) for ids in tokenizer(texts, truncation=False).input_ids)
-            if longest > limit:
-                self._warned = True
-                warnings.warn(
-                    f"SanaConditioner: a prompt was cut at the limit of {limit} tokens "
-                    f"(max_length={self.max_length} plus the instruction); it had {longest}",
-                    stacklevel=3,
-                )
+        if not self._warned:  # once per conditioner: how many prompts are cut
+            lengths = [len(ids) for ids in tokenizer(texts, truncation=False).input_ids]
+            self._warned = warn_cut(
+                "SanaConditioner", f"{limit} tokens (max_length={self.max_length}"
+                + (" plus the instruction)" if instruction else ")"), lengths, limit)
         tokens = tokenizer(
             texts, padding="max_length", max_length=limit, truncation=True,
             add_special_tokens=True, return_tensors="pt",
