@@ -188,10 +188,12 @@ class TwinFlowCLI(LightningCLI):
                 raise SystemExit(f"error: model.init_from: {err}") from None
         if self.subcommand == "fit":
             from twinflow.callbacks.interrupt_checkpoint import InterruptCheckpoint
+            from twinflow.callbacks.progress import use_step_progress_bar
             from twinflow.checkpoint_io import use_atomic_checkpoints
 
             # last.ckpt is written beside itself and renamed: a kill mid-write keeps the old one.
             use_atomic_checkpoints(self.trainer)
+            use_step_progress_bar(self.trainer)  # "Train step 40/1500", not "Epoch 0/-2"
             self.trainer.callbacks.append(InterruptCheckpoint())
 
     def _run_subcommand(self, subcommand: str) -> None:
@@ -229,7 +231,7 @@ class TwinFlowCLI(LightningCLI):
         if getattr(self.trainer.strategy, "zero_stage_3", False):
             # Partitioned weights: every rank writes its shard, rank 0 consolidates and exports.
             final = Path(self.trainer.default_root_dir) / "checkpoints" / "final.ckpt"
-            self.trainer.save_checkpoint(final)
+            self.trainer.save_checkpoint(final, weights_only=False)  # the full state
             self.trainer.strategy.barrier()
             if self.trainer.is_global_zero:
                 from twinflow.export import load_module
@@ -240,7 +242,7 @@ class TwinFlowCLI(LightningCLI):
         # Every fit ends with checkpoints/last.ckpt, also one shorter than the checkpoint
         # interval (every rank takes part: a collective under sharded strategies).
         self.trainer.save_checkpoint(
-            Path(self.trainer.default_root_dir) / "checkpoints" / "last.ckpt")
+            Path(self.trainer.default_root_dir) / "checkpoints" / "last.ckpt", weights_only=False)
         from twinflow.strategies.fsdp2 import full_state_dict, is_fsdp2
 
         if is_fsdp2(self.model.network):

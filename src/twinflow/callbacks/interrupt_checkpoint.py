@@ -26,10 +26,10 @@ def save_atomically(trainer: L.Trainer, path: Path) -> None:
     if (getattr(trainer.strategy, "zero_stage_3", False) or trainer.world_size > 1
             or isinstance(trainer.strategy.checkpoint_io, AtomicCheckpointIO)):
         # sharded folders / rank-0 writes: no rename protocol; AtomicCheckpointIO: its own
-        trainer.save_checkpoint(path)
+        trainer.save_checkpoint(path, weights_only=False)  # the full, resumable state
         return
     tmp = path.with_name(f".{path.name}.tmp")
-    trainer.save_checkpoint(tmp)
+    trainer.save_checkpoint(tmp, weights_only=False)
     os.replace(tmp, path)
 
 
