@@ -16,6 +16,7 @@ from pathlib import Path
 import yaml
 from safetensors.torch import save_file
 
+from twinflow.file_modes import honour_umask
 from twinflow.module import TwinFlowModule
 from twinflow.weights import CheckpointError, load_file, read_checkpoint
 
@@ -35,8 +36,7 @@ def staged_folder(out_dir: str | Path) -> Iterator[Path]:
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
-    for item in (staging, *staging.rglob("*")):
-        item.chmod(0o755 if item.is_dir() else 0o644)  # mkdtemp and safetensors make 0700/0600
+    honour_umask(staging, recursive=True)  # mkdtemp and safetensors make 0700/0600
     if out.exists():
         retired = out.with_name(f".{out.name}.old-{os.getpid()}")
         out.rename(retired)

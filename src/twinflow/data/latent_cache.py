@@ -30,6 +30,7 @@ import torch
 from safetensors import safe_open
 from safetensors.torch import save_file
 
+from twinflow.file_modes import honour_umask
 from twinflow.networks.contract import Conditioning
 
 CACHE_VERSION = 1
@@ -54,6 +55,7 @@ def temp_name(path: Path) -> Path:
 def _atomic_save(tensors: dict[str, torch.Tensor], path: Path, metadata: dict[str, str]) -> None:
     tmp = temp_name(path)
     save_file({k: v.contiguous() for k, v in tensors.items()}, tmp, metadata=metadata)
+    honour_umask(tmp)  # safetensors makes 0600
     tmp.replace(path)
 
 

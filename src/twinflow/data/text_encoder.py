@@ -95,9 +95,11 @@ class MiniLMConditioner:
         name = hashlib.sha256("".join(sorted(new)).encode()).hexdigest()[:16]
         path = self.cache_dir / f"{self.model_path.name}-{name}.safetensors"
         from twinflow.data.latent_cache import temp_name
+        from twinflow.file_modes import honour_umask
 
         tmp = temp_name(path)
         save_file({k: v.contiguous() for k, v in new.items()}, tmp)
+        honour_umask(tmp)  # safetensors makes 0600: a shared cache is read by the group too
         tmp.replace(path)
 
     def _warn_cut(self, prompts: list[str]) -> bool:
