@@ -1,4 +1,5 @@
-"""Faults as real processes: kill -9 mid-step and mid-checkpoint-write, two fits in one folder.
+"""Faults as real processes: kill -9 mid-step and mid-checkpoint-write, Ctrl-C, two fits in one
+folder.
 
 Each fit is the tiny toy of ``tests/helpers.toy_config`` (a 2-layer MLP, six steps).  The
 killed fits run as subprocesses held at an exact moment by ``tests/fault_probe.py``; their
@@ -115,6 +116,23 @@ def test_kill_9_mid_checkpoint_write_keeps_the_previous_checkpoint(tmp_path, uni
     assert not written.exists()  # the dead writer's temporary is removed at the next save
     assert not [p.name for p in last.parent.iterdir() if p.name.startswith(".")]
     _same_weights(run, uninterrupted)
+
+
+def test_ctrl_c_mid_step_saves_interrupted_ckpt_beside_last(tmp_path):
+    run, held = tmp_path / "run", tmp_path / "held"
+    probe = json.dumps({"class_path": "tests.fault_probe.PauseAtStep",
+                        "init_args": {"path": str(held), "step": 5}})
+    proc = _start(["fit", "--config", str(_config(run)), f"--trainer.callbacks+={probe}"])
+    _wait_for(held, proc)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 1 and "Traceback" not in err, err[-2000:]
+    last, interrupted = run / "checkpoints" / "last.ckpt", run / "checkpoints" / "interrupted.ckpt"
+    assert _step_of(last) == 4  # the last whole-step checkpoint is not replaced...
+    assert _step_of(interrupted) == 5  # ...the state at the interruption is saved beside it
+    assert not (run / "export").exists() and not (run / LOCK_NAME).exists()
+    run_cli("fit", "--config", str(_config(run)), "--ckpt_path", str(interrupted))
+    assert _step_of(last) == STEPS
 
 
 def _hashes(folder: Path) -> dict[str, str]:
