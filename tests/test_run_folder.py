@@ -123,3 +123,21 @@ def test_sigterm_saves_a_checkpoint_that_resumes(tmp_path):
     assert MlflowClient(record["tracking_uri"]).get_run(record["run_id"]).info.status == "FAILED"
     resumed = _fit(run, "--trainer.max_steps", str(step + 1), "--ckpt_path", str(last))
     assert resumed.returncode == 0, resumed.stderr[-2000:]
+
+
+def test_validate_in_a_trained_run_folder_leaves_the_fits_files_alone(tmp_path):
+    from tests.helpers import run_cli, toy_config
+
+    run = tmp_path / "run"
+    logger = json.dumps({"class_path": "twinflow.tracking.MLFlowLogger",
+                         "init_args": {"experiment_name": "validate-here",
+                                       "system_metrics": False}})
+    config = str(toy_config(run, steps=2, ckpt_every=2))
+    run_cli("fit", "--config", config, f"--trainer.logger={logger}")
+    assert (run / "mlflow_run.json").is_file() and (run / "config.yaml").is_file()
+    before = _hashes(run)
+    run_cli("validate", "--config", config, f"--trainer.logger={logger}", "--ckpt_path",
+            str(run / "checkpoints" / "last.ckpt"))
+    after = _hashes(run)
+    assert {k: after.get(k) for k in before} == before  # config.yaml, mlflow_run.json, weights
+    assert "config.validate.yaml" in after

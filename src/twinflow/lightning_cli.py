@@ -64,23 +64,31 @@ class ConciseParser(LightningArgumentParser):
 
 
 class RunDirConfig(SaveConfigCallback):
-    """Saves the full resolved config as ``<default_root_dir>/config.yaml`` (and to MLflow)."""
+    """Saves the full resolved config as ``<default_root_dir>/config.yaml`` (and to MLflow).
+
+    ``validate``, ``test`` and ``predict`` often run in a trained run's folder: they save
+    ``config.<stage>.yaml`` and leave the fit's ``config.yaml`` and ``mlflow_run.json`` alone.
+    """
 
     def setup(self, trainer, pl_module, stage: str) -> None:
         if self.already_saved or not trainer.is_global_zero:
             return
-        path = Path(trainer.default_root_dir) / self.config_filename
+        name, stage = self.config_filename, str(getattr(stage, "value", stage))
+        if stage != "fit":
+            name = f"{Path(name).stem}.{stage}{Path(name).suffix}"
+        path = Path(trainer.default_root_dir) / name
         path.parent.mkdir(parents=True, exist_ok=True)
         self.parser.save(self.config, path, skip_none=False, overwrite=True, multifile=False)
         from twinflow.callbacks.mlflow_images import log_artifact
 
         log_artifact(trainer, path, "config")
-        log_config_to_mlflow(trainer, _plain(self.config))
+        log_config_to_mlflow(trainer, _plain(self.config), record=stage == "fit")
         self.already_saved = True
 
 
-def log_config_to_mlflow(trainer, config: dict) -> None:
-    """The resolved config as params, its tags, the parent run; ``mlflow_run.json`` beside."""
+def log_config_to_mlflow(trainer, config: dict, record: bool = True) -> None:
+    """The resolved config as params, its tags, the parent run; with ``record``,
+    ``mlflow_run.json`` beside (the run that made this folder's results)."""
     from lightning.pytorch.loggers import MLFlowLogger
     from mlflow.entities import Param, RunTag
 
@@ -99,7 +107,8 @@ def log_config_to_mlflow(trainer, config: dict) -> None:
         for start in range(0, max(len(params), len(tags)), 100):  # MLflow's batch limit
             client.log_batch(run_id, params=params[start:start + 100],
                              tags=tags[start:start + 100])
-        write_run_record(Path(trainer.default_root_dir), uri, logger.experiment_id, run_id)
+        if record:
+            write_run_record(Path(trainer.default_root_dir), uri, logger.experiment_id, run_id)
 
 
 class TwinFlowCLI(LightningCLI):
