@@ -9,9 +9,15 @@ from twinflow.export import export_module, load_module
 def test_export_replaces_a_folder_whole_and_leaves_no_staging(tmp_path):
     module = build_tiny_module()
     out = export_module(module, tmp_path / "export")
-    (out / "stale.txt").write_text("from an older export")
     export_module(module, out)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["export"]
+    (out / "eval").mkdir()  # e.g. `make eval`'s default output, inside the export
+    (out / "eval" / "results.json").write_text("{}")
+    export_module(module, out)
+    # the new export is whole; the old folder with its extra files is kept beside, not deleted
+    kept = [p for p in tmp_path.iterdir() if p.name.startswith("export.replaced-")]
+    assert len(kept) == 1 and (kept[0] / "eval" / "results.json").read_text() == "{}"
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]
     assert sorted(p.name for p in out.iterdir()) == ["model.safetensors", "model.yaml"]
     for item in out.iterdir():
         assert stat.S_IMODE(item.stat().st_mode) == 0o644

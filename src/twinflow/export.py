@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -26,7 +27,9 @@ def staged_folder(out_dir: str | Path) -> Iterator[Path]:
     """A fresh folder beside ``out_dir`` to write into; renamed to ``out_dir`` on success.
 
     A crash mid-write never leaves a half-written export, and an existing export is replaced
-    only by a complete one; on an error the staging folder is removed.
+    only by a complete one; on an error the staging folder is removed.  An existing export
+    that holds more than the new one writes (``make eval``'s default ``eval/``, files a user
+    put there) is kept whole as ``<out>.replaced-<UTC time>``, never deleted.
     """
     out = Path(out_dir)
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -38,6 +41,16 @@ def staged_folder(out_dir: str | Path) -> Iterator[Path]:
         raise
     honour_umask(staging, recursive=True)  # mkdtemp and safetensors make 0700/0600
     if out.exists():
+        written = {p.relative_to(staging) for p in staging.rglob("*")}
+        extra = [p for p in out.rglob("*") if p.relative_to(out) not in written]
+        if extra:
+            stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
+            kept = out.with_name(f"{out.name}.replaced-{stamp}")
+            out.rename(kept)
+            staging.rename(out)
+            print(f"note: {out} held more than an export ({extra[0].relative_to(out)}, ...); "
+                  f"the previous folder is kept as {kept}")
+            return
         retired = out.with_name(f".{out.name}.old-{os.getpid()}")
         out.rename(retired)
         staging.rename(out)
