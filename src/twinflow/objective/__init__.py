@@ -1,6 +1,7 @@
 """The TwinFlow objective: plain torch, independent of Lightning and of any backbone."""
 
 from twinflow.objective.guidance import GuidedVelocity
+from twinflow.objective.joint import NetInput, joint_call
 from twinflow.objective.metric import LossMetric
 from twinflow.objective.objective import LossTerms, TwinFlowObjective
 from twinflow.objective.partition import BatchPartition, PartitionedTimes
@@ -13,10 +14,12 @@ __all__ = [
     "GuidedVelocity",
     "LossMetric",
     "LossTerms",
+    "NetInput",
     "PartitionedTimes",
     "RCGMTarget",
     "RectifyTarget",
     "TimeSampler",
     "TwinFlowObjective",
+    "joint_call",
     "one_step_sample",
 ]

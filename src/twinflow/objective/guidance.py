@@ -5,9 +5,14 @@ For rows with ``t`` inside ``t_range``:
 The sampler then needs no CFG: one NFE really is one forward pass.
 
 Rows whose condition already is the empty prompt (condition dropout) get no change, exactly
-(``F(.|c) = F(.|empty)`` there), so they are skipped.  ``precision="bf16"`` runs the guidance
-forward under bfloat16 autocast: about 1.7x faster on CPUs and GPUs with bf16 units, and its
-error (about ``ratio * 2**-8 * |F|``) is far below the per-sample noise of the target ``z - x``.
+(``F(.|c) = F(.|empty)`` there): they are left out (``index`` rows) or masked (``mask`` rows,
+see ``joint.py``).  ``precision="bf16"`` runs the guidance forward under bfloat16 autocast:
+about 1.7x faster on CPUs and GPUs with bf16 units, and its error (about
+``ratio * 2**-8 * |F|``) is far below the per-sample noise of the target ``z - x``.
+
+:meth:`GuidedVelocity.plan` returns the network input (the selected rows with their condition,
+then with the null condition) so the objective can join it to another no-grad call;
+:meth:`GuidancePlan.apply` turns that call's output into the enhanced ``v``.
 """
 
 from __future__ import annotations
@@ -18,6 +23,21 @@ import torch
 from torch import Tensor
 
 from twinflow.networks.contract import Conditioning, VelocityNetwork
+from twinflow.objective.joint import NetInput, Rows, joint_call, use_index
+
+
+@dataclass
+class GuidancePlan:
+    """The guidance pair's input ``(2 n, *shape)`` for the selected ``rows`` of ``B``."""
+
+    rows: Rows
+    input: NetInput
+    ratio: float
+
+    def apply(self, v: Tensor, out: Tensor) -> Tensor:
+        """``v`` ``(B, *shape)`` enhanced with the pair's output ``out`` ``(2 n, *shape)``."""
+        f_cond, f_null = out.to(v.dtype).chunk(2)
+        return self.rows.put(v, self.rows.take(v) + self.ratio * (f_cond - f_null))
 
 
 @dataclass(frozen=True)
@@ -37,6 +57,33 @@ class GuidedVelocity:
                 f"GuidedVelocity.t_range must satisfy 0 <= lo <= hi <= 1, got {self.t_range}"
             )
 
+    @property
+    def bf16(self) -> bool:
+        return self.precision == "bf16"
+
+    def plan(
+        self,
+        x_t: Tensor,
+        t: Tensor,
+        cond: Conditioning | None,
+        null_cond: Conditioning | None,
+        index: bool,
+    ) -> GuidancePlan | None:
+        """The pair's input for ``x_t`` ``(B, *shape)``, ``t`` ``(B,)``; ``None``: no guidance."""
+        if self.ratio == 0 or x_t.shape[0] == 0:
+            return None
+        if cond is None or null_cond is None:
+            raise ValueError(
+                "guidance ratio > 0 needs conditioned batches with a null (empty-prompt) "
+                "condition; set objective.guidance.ratio: 0 for unconditional data"
+            )
+        inside = (t >= self.t_range[0]) & (t <= self.t_range[1]) & ~self._is_null(cond, null_cond)
+        rows = Rows.of(inside, index)
+        x, tt = rows.take(x_t), rows.take(t)
+        both = Conditioning.cat([rows.take_cond(cond), rows.take_cond(null_cond)])
+        pair = NetInput(torch.cat([x, x]), torch.cat([tt, tt]), torch.cat([tt, tt]), both)
+        return GuidancePlan(rows, pair, self.ratio)
+
     @torch.no_grad()
     def __call__(
         self,
@@ -46,30 +93,12 @@ class GuidedVelocity:
         v: Tensor,
         cond: Conditioning | None,
         null_cond: Conditioning | None,
+        row_select: str = "auto",
     ) -> Tensor:
-        if self.ratio == 0 or x_t.shape[0] == 0:
+        plan = self.plan(x_t, t, cond, null_cond, use_index(row_select, x_t.device))
+        if plan is None:
             return v
-        if cond is None or null_cond is None:
-            raise ValueError(
-                "guidance ratio > 0 needs conditioned batches with a null (empty-prompt) "
-                "condition; set objective.guidance.ratio: 0 for unconditional data"
-            )
-        inside = (t >= self.t_range[0]) & (t <= self.t_range[1]) & ~self._is_null(cond, null_cond)
-        if not inside.any():
-            return v
-        idx = inside.nonzero(as_tuple=True)[0]
-        x, tt = x_t[idx], t[idx]
-        with torch.autocast(x.device.type, torch.bfloat16, enabled=self.precision == "bf16"):
-            both = net(
-                torch.cat([x, x]),
-                torch.cat([tt, tt]),
-                torch.cat([tt, tt]),
-                Conditioning.cat([cond.index(idx), null_cond.index(idx)]),
-            )
-        f_cond, f_null = both.to(v.dtype).chunk(2)
-        out = v.clone()
-        out[idx] = v[idx] + self.ratio * (f_cond - f_null)
-        return out
+        return plan.apply(v, joint_call(net, [plan.input], self.bf16)[0])
 
     @staticmethod
     def _is_null(cond: Conditioning, null_cond: Conditioning) -> torch.Tensor:

@@ -8,6 +8,8 @@ term separately:
          + rectify_weight * mean_{e2e rows} d(F_g, sg(F_g - dv))``
 
 with ``w_i = tan((1 - (t_i - r_i)) pi / 2.5) + 1`` when ``time_weighting`` is on.
+No-grad calls per step: without EMA 3 (fakes + guidance pair, RCGM sub-step 1 + rectify
+probe, sub-step 2; the guidance pair is its own call in bf16), with an EMA target 5.
 Settings (no code edits): flow matching = ``mul`` share only, ``mul_window = 0``,
 ``rcgm.order = 0``; RCGM = ``adv = 0``, ``rectify_weight = 0``; TwinFlow = all groups.
 """
@@ -22,12 +24,13 @@ from torch import Tensor
 
 from twinflow.networks.contract import Conditioning, VelocityNetwork, index_cond
 from twinflow.objective.guidance import GuidedVelocity
+from twinflow.objective.joint import NetInput, joint_call, use_index
 from twinflow.objective.metric import LossMetric
 from twinflow.objective.partition import BatchPartition
 from twinflow.objective.rcgm import RCGMTarget
 from twinflow.objective.step_draws import StepDraws
 from twinflow.objective.time_sampler import TimeSampler
-from twinflow.objective.twin_terms import RectifyTarget, one_step_sample
+from twinflow.objective.twin_terms import RectifyTarget
 from twinflow.path import interpolate
 
 
@@ -72,6 +75,9 @@ class TwinFlowObjective:
         time_weighting: weight base rows by ``time_weight``.
         cond_dropout: probability of replacing a row's condition by the null condition,
             which trains the unconditional model that guidance needs.
+        row_select: how guidance and RCGM pick their rows: ``index`` (gather, least
+            arithmetic), ``mask`` (all rows, ``torch.where``: fixed shapes, no host sync) or
+            ``auto`` (``index`` on the CPU, ``mask`` elsewhere); equal values (``joint.py``).
     """
 
     def __init__(
@@ -85,6 +91,7 @@ class TwinFlowObjective:
         rectify_weight: float = 0.5,
         time_weighting: bool = True,
         cond_dropout: float = 0.1,
+        row_select: str = "auto",
     ) -> None:
         self.partition = partition or BatchPartition()
         self.time_sampler = time_sampler or TimeSampler()
@@ -99,6 +106,8 @@ class TwinFlowObjective:
         self.rectify_weight = rectify_weight
         self.time_weighting = time_weighting
         self.cond_dropout = cond_dropout
+        use_index(row_select, torch.device("cpu"))  # validates the name
+        self.row_select = row_select
 
     def drop_conditions(
         self, cond: Conditioning | None, null_cond: Conditioning | None, keep: Tensor | None
@@ -145,7 +154,9 @@ class TwinFlowObjective:
         loss is scaled so that the mean over the ``k`` micro-batches is the loss of one step
         on their concatenation.
         """
-        target_net = target_net or net
+        shared = target_net is None or target_net is net
+        target_net = net if shared else target_net
+        index = use_index(self.row_select, x.device)
         batch = x.shape[0]
         draws = self.draw(x, cond is not None and null_cond is not None, micro)
         times = draws.times
@@ -154,12 +165,28 @@ class TwinFlowObjective:
         null_rows = None if null_cond is None else null_cond.expand_to(batch)
         z = draws.z
         x_in, v = interpolate(x, z, t), z - x
-
-        adv = times.slice("adv")
+        adv, e2e = times.slice("adv"), times.slice("e2e")
+        base = slice(0, adv.start)
         n_adv = times.counts["adv"]
+
+        # No-grad call 1 (online net): the adv rows' one-step fakes, joined by the guidance
+        # pair of the base rows when the target net is the online net and precisions agree.
+        first = []
         if n_adv:
-            # L_adv inputs: the generator's own samples on the twin (negative-time) path.
-            fake = one_step_sample(net, z[adv], index_cond(cond, adv))
+            ones = torch.ones(n_adv, device=x.device)
+            first.append(NetInput(z[adv], ones, torch.zeros_like(ones), index_cond(cond, adv)))
+        guide = None if not adv.start else self.guidance.plan(
+            x_in[base], t[base], index_cond(cond, base), index_cond(null_rows, base), index)
+        joined = guide is not None and shared and not self.guidance.bf16
+        outs = joint_call(net, first + ([guide.input] if joined else []))
+        v_base = v[base]
+        if guide is not None:
+            out = outs[-1] if joined else joint_call(
+                target_net, [guide.input], self.guidance.bf16)[0]
+            v_base = guide.apply(v_base, out)
+        if n_adv:
+            # L_adv inputs: the generator's own samples x_f = z - F(z, 1, 0) on the twin path.
+            fake = z[adv] - outs[0]
             z_adv = draws.z_adv.to(fake.dtype)
             x_in = torch.cat([x_in[: adv.start], interpolate(fake, z_adv, t[adv])])
             v = torch.cat([v[: adv.start], z_adv - fake])
@@ -169,27 +196,26 @@ class TwinFlowObjective:
         f_theta = net(x_in, t, r, cond)
         zero = f_theta.new_zeros(())
 
-        base = slice(0, adv.start)
+        # RCGM sub-steps (target net); the rectify probe (online net, needs sg(F(z, 1, 0)) of
+        # the e2e rows) joins the first one when the two nets are one.
+        probe = probe_out = None
+        if times.counts["e2e"] and self.rectify_weight > 0:
+            probe = self.rectify.probe(z[e2e], f_theta[e2e], index_cond(cond, e2e),
+                                       draws.rect_t, draws.rect_eps)
+        plan = None if not adv.start else self.rcgm.plan(
+            x_in[base], t[base], r[base], v_base, index_cond(cond, base), index)
+        for i in range(plan.order if plan is not None else 0):
+            with_probe = i == 0 and probe is not None and shared
+            outs = joint_call(target_net, [plan.sub_step(i)] + ([probe] if with_probe else []))
+            plan.advance(i, outs[0])
+            probe_out = outs[1] if with_probe else probe_out
+        if probe is not None and probe_out is None:
+            probe_out = joint_call(net, [probe])[0]
+
         per_row = []
         base_loss = zero
         if adv.start:
-            v_base = self.guidance(
-                target_net,
-                x_in[base],
-                t[base],
-                v[base],
-                index_cond(cond, base),
-                index_cond(null_rows, base),
-            )
-            target = self.rcgm(
-                target_net,
-                x_in[base],
-                t[base],
-                r[base],
-                v_base,
-                f_theta[base],
-                index_cond(cond, base),
-            )
+            target = v_base if plan is None else plan.target(f_theta[base], v_base)
             rows = self.metric(f_theta[base], target)
             if self.time_weighting:
                 rows = rows * time_weight(t[base], r[base])
@@ -202,11 +228,9 @@ class TwinFlowObjective:
             adv_loss = rows.mean()
         loss = torch.cat(per_row).sum() / batch
 
-        e2e = times.slice("e2e")
         rect_loss = zero
-        if times.counts["e2e"] and self.rectify_weight > 0:
-            target = self.rectify(net, z[e2e], f_theta[e2e], index_cond(cond, e2e),
-                                  draws.rect_t, draws.rect_eps)
+        if probe is not None:
+            target = self.rectify.from_probe(f_theta[e2e], probe_out)
             rect_loss = self.metric(f_theta[e2e], target).mean()
             # The step's rectify term is a mean over the logical batch's e2e rows: this
             # micro-batch carries k * n_e2e / N_e2e of it (exactly 1 without accumulation).

@@ -12,6 +12,11 @@ velocity ``v``, with step ``D`` and a no-grad network ``F_ng``:
 For the exact average velocity ``F*`` (and ``v`` the exact instantaneous velocity) the
 residual is ``O(D)``: ``(t - r) F*(x_t) = x_t - x_r`` and ``S ~ x' - x_r``.
 ``order = 0`` is plain flow matching: the target is ``v``.
+
+Only rows with ``t - r >= D`` need the integration.  :meth:`RCGMTarget.plan` selects them
+(by index, or all rows masked: see ``joint.py``); :class:`RCGMPlan` hands out each sub-step's
+network input, so the objective can join the first one with another no-grad call, and
+assembles the target.  Steps 1-2 do not need ``F_theta``: they may run before or after it.
 """
 
 from __future__ import annotations
@@ -21,7 +26,54 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
-from twinflow.networks.contract import Conditioning, VelocityNetwork, expand_time, index_cond
+from twinflow.networks.contract import Conditioning, VelocityNetwork, expand_time
+from twinflow.objective.joint import NetInput, Rows, joint_call, use_index
+
+
+@dataclass
+class RCGMPlan:
+    """Integration state of the selected rows (``n`` of ``B``; ``n = B`` when masked).
+
+    Attributes:
+        rows: the long rows ``t - r >= D``.
+        t, r, v: ``(n,)``, ``(n,)``, ``(n, *shape)`` of the selected rows.
+        x: ``(n, *shape)`` the current sub-step state ``x_i``.
+        grid: ``N + 1`` times ``(n,)`` from ``t'`` to ``r``.
+        total: ``(n, *shape)`` the displacement ``S`` so far.
+    """
+
+    rows: Rows
+    t: Tensor
+    r: Tensor
+    v: Tensor
+    x: Tensor
+    grid: list[Tensor]
+    cond: Conditioning | None
+    total: Tensor
+    delta: float
+    clamp: float
+
+    @property
+    def order(self) -> int:
+        return len(self.grid) - 1
+
+    def sub_step(self, i: int) -> NetInput:
+        """Input of sub-step ``i``: ``F_ng(x_i, t_i, t_{i+1})``."""
+        return NetInput(self.x, self.grid[i], self.grid[i + 1], self.cond)
+
+    def advance(self, i: int, out: Tensor) -> None:
+        """Jump ``x_i`` with sub-step ``i``'s output ``out`` ``(n, *shape)``."""
+        step = expand_time(self.grid[i] - self.grid[i + 1], self.x) * out
+        self.x = self.x - step
+        self.total = self.total + step
+
+    def target(self, f_theta: Tensor, v: Tensor) -> Tensor:
+        """``F_target`` ``(B, *shape)`` from ``F_theta`` and ``v`` of all ``B`` rows."""
+        f_theta = f_theta.detach()
+        gap = expand_time(self.t - self.r, self.total)
+        long = (gap * self.rows.take(f_theta) - self.total) / self.delta - self.v
+        residual = self.rows.put(f_theta - v, long)
+        return f_theta - residual.clamp(-self.clamp, self.clamp)
 
 
 @dataclass(frozen=True)
@@ -38,19 +90,25 @@ class RCGMTarget:
         if not 0 < self.delta < 1:
             raise ValueError(f"RCGMTarget.delta must be in (0, 1), got {self.delta}")
 
-    @torch.no_grad()
-    def displacement(
-        self, net: VelocityNetwork, x: Tensor, t: Tensor, r: Tensor, cond: Conditioning | None
-    ) -> Tensor:
-        """``S = sum_i F(x_i, t_i, t_{i+1}) (t_i - t_{i+1})`` over ``order`` steps ``t -> r``."""
-        total = torch.zeros_like(x)
-        for i in range(self.order):
-            t_i = t + (r - t) * (i / self.order)
-            t_next = t + (r - t) * ((i + 1) / self.order)
-            step = expand_time(t_i - t_next, x) * net(x, t_i, t_next, cond)
-            x = x - step
-            total = total + step
-        return total
+    def plan(
+        self,
+        x_t: Tensor,
+        t: Tensor,
+        r: Tensor,
+        v: Tensor,
+        cond: Conditioning | None,
+        index: bool,
+    ) -> RCGMPlan | None:
+        """Steps 1-2 set up for ``(B, *shape)`` rows; ``None`` for ``order = 0``."""
+        if self.order == 0:
+            return None
+        rows = Rows.of((t - r) >= self.delta, index)
+        t_l, r_l, v_l = rows.take(t), rows.take(r), rows.take(v)
+        x_next = rows.take(x_t) - self.delta * v_l
+        t_next = torch.maximum(t_l - self.delta, r_l)
+        grid = [t_next + (r_l - t_next) * (i / self.order) for i in range(self.order + 1)]
+        return RCGMPlan(rows, t_l, r_l, v_l, x_next, grid, rows.take_cond(cond),
+                        torch.zeros_like(x_next), self.delta, self.clamp)
 
     @torch.no_grad()
     def __call__(
@@ -62,19 +120,11 @@ class RCGMTarget:
         v: Tensor,
         f_theta: Tensor,
         cond: Conditioning | None,
+        row_select: str = "auto",
     ) -> Tensor:
-        f_theta = f_theta.detach()
-        if self.order == 0:
+        plan = self.plan(x_t, t, r, v, cond, use_index(row_select, x_t.device))
+        if plan is None:
             return v
-        residual = f_theta - v
-        # Only rows with t - r >= D need the integration; the rest keep the local residual.
-        long = (t - r) >= self.delta
-        if long.any():
-            idx = long.nonzero(as_tuple=True)[0]
-            x_l, t_l, r_l, v_l = x_t[idx], t[idx], r[idx], v[idx]
-            x_next = x_l - self.delta * v_l
-            t_next = torch.maximum(t_l - self.delta, r_l)
-            s = self.displacement(net, x_next, t_next, r_l, index_cond(cond, idx))
-            gap = expand_time(t_l - r_l, x_l)
-            residual[idx] = (gap * f_theta[idx] - s) / self.delta - v_l
-        return f_theta - residual.clamp(-self.clamp, self.clamp)
+        for i in range(plan.order):
+            plan.advance(i, joint_call(net, [plan.sub_step(i)])[0])
+        return plan.target(f_theta, v)

@@ -20,6 +20,7 @@ import torch
 from torch import Tensor
 
 from twinflow.networks.contract import Conditioning, VelocityNetwork, expand_time
+from twinflow.objective.joint import NetInput, joint_call
 
 
 @torch.no_grad()
@@ -31,9 +32,33 @@ def one_step_sample(net: VelocityNetwork, z: Tensor, cond: Conditioning | None) 
 
 @dataclass(frozen=True)
 class RectifyTarget:
-    """``(B, *shape)`` target ``sg(F_g - clamp(dv))`` for the one-step prediction ``F_g``."""
+    """``(B, *shape)`` target ``sg(F_g - clamp(dv))`` for the one-step prediction ``F_g``.
+
+    :meth:`probe` gives the no-grad input (``2 B`` rows: the noised fakes at ``-t``, then at
+    ``t``), which the objective may join to another call of the online network;
+    :meth:`from_probe` turns its output into the target.
+    """
 
     clamp: float | None = 1.0
+
+    def probe(
+        self, z: Tensor, f_gen: Tensor, cond: Conditioning | None, t: Tensor, eps: Tensor
+    ) -> NetInput:
+        """``x = t eps + (1 - t) sg(z - F_g)`` at times ``(-t, -t)`` and ``(t, t)``."""
+        fake = z - f_gen.detach()
+        tt = expand_time(t, fake)
+        x_t = tt * eps.to(fake.dtype) + (1 - tt) * fake
+        times = torch.cat([-t, t])
+        both_cond = None if cond is None else Conditioning.cat([cond, cond])
+        return NetInput(torch.cat([x_t, x_t]), times, times, both_cond)
+
+    def from_probe(self, f_gen: Tensor, out: Tensor) -> Tensor:
+        """``sg(F_g) - clamp(dv)`` with ``dv = F(x, -t, -t) - F(x, t, t)`` from ``out``."""
+        f_fake, f_real = out.chunk(2)
+        dv = f_fake - f_real
+        if self.clamp is not None:
+            dv = dv.clamp(-self.clamp, self.clamp)
+        return f_gen.detach() - dv
 
     @torch.no_grad()
     def __call__(
@@ -47,16 +72,7 @@ class RectifyTarget:
     ) -> Tensor:
         """``t`` ``(B,)`` and ``eps`` ``(B, *shape)`` are the probe's time and noise (drawn
         here when not given; the objective passes its step draws)."""
-        f_gen = f_gen.detach()
-        fake = z - f_gen
         t = torch.rand(z.shape[0], device=z.device) if t is None else t
-        eps = torch.randn_like(fake) if eps is None else eps.to(fake.dtype)
-        tt = expand_time(t, fake)
-        x_t = tt * eps + (1 - tt) * fake
-        both_cond = None if cond is None else Conditioning.cat([cond, cond])
-        times = torch.cat([-t, t])
-        f_fake, f_real = net(torch.cat([x_t, x_t]), times, times, both_cond).chunk(2)
-        dv = f_fake - f_real
-        if self.clamp is not None:
-            dv = dv.clamp(-self.clamp, self.clamp)
-        return f_gen - dv
+        eps = torch.randn_like(z) if eps is None else eps
+        out = joint_call(net, [self.probe(z, f_gen, cond, t, eps)])[0]
+        return self.from_probe(f_gen, out)
