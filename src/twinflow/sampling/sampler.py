@@ -10,7 +10,9 @@ with stochastic ratio ``s`` (fresh noise ``eps``).  ``order = 2`` adds a Heun co
 (``few`` and ``mul``): ``F`` is replaced by the mean of ``F`` at ``(x, t)`` and at the
 deterministic proposal ``(x_det, t_next)`` (also on the last step: evaluating at ``t = 0``
 involves no division).  Exactly one network call per NFE: ``nfe = steps`` (order 1) or
-``2 * steps`` (order 2).
+``2 * steps`` (order 2).  The per-step time tensors are built once per call
+(:meth:`AnyStepSampler.schedule`): the loop allocates no times and makes no host sync, so one
+NFE costs one network call plus a few elementwise ops.
 """
 
 from __future__ import annotations
@@ -57,6 +59,22 @@ class AnyStepSampler:
     def target_time(self, t: float, t_next: float) -> float:
         return {"few": 0.0, "any": t_next, "mul": t}[self.style]
 
+    def schedule(self, batch: int, device: torch.device | str) -> list[tuple[Tensor, ...]]:
+        """Per step ``(t, r, t_next, r_2)`` as ``(batch,)`` float32 tensors, built once.
+
+        ``r_2`` is the Heun call's target time (``order = 2``).  Built with one transfer of
+        the grid to ``device``; the sampling loop then allocates no times and never syncs.
+        """
+        grid = self.grid(self.steps).tolist()
+        rows = []
+        for k in range(self.steps):
+            t, t_next = grid[k], grid[k + 1]
+            rows.append([t, self.target_time(t, t_next), t_next,
+                         0.0 if self.style == "few" else t_next])
+        table = torch.tensor(rows, dtype=torch.float32).to(device)  # (steps, 4)
+        expanded = table[:, :, None].expand(-1, -1, batch).contiguous()
+        return [tuple(expanded[k]) for k in range(self.steps)]
+
     @torch.no_grad()
     def sample(
         self,
@@ -68,29 +86,19 @@ class AnyStepSampler:
         """Integrate from ``noise`` (``(B, *shape)``, the state at ``t = grid[0]``) to data."""
         grid = self.grid(self.steps).tolist()
         x = noise
-        batch = x.shape[0]
-
-        def call(x_in: Tensor, t: float, r: float) -> Tensor:
-            tt = torch.full((batch,), t, device=x.device, dtype=torch.float32)
-            rr = torch.full((batch,), r, device=x.device, dtype=torch.float32)
-            return net(x_in, tt, rr, cond).to(x.dtype)
-
-        for k in range(self.steps):
-            t, t_next = grid[k], grid[k + 1]
-            tk = torch.full((batch,), t, device=x.device)
-            velocity = call(x, t, self.target_time(t, t_next))
+        schedule = self.schedule(x.shape[0], x.device)
+        s = self.stochastic_ratio
+        for k, (tt, rr, tn, r2) in enumerate(schedule):
+            t_next = grid[k + 1]
+            velocity = net(x, tt, rr, cond).to(x.dtype)
             if self.order == 2:
-                proposal = estimates(x, tk, velocity).at(t_next)
-                r2 = 0.0 if self.style == "few" else t_next
-                velocity = 0.5 * (velocity + call(proposal, t_next, r2))
-            est = estimates(x, tk, velocity)
+                proposal = estimates(x, tt, velocity).at(t_next)
+                velocity = 0.5 * (velocity + net(proposal, tn, r2, cond).to(x.dtype))
+            est = estimates(x, tt, velocity)
             z_part = est.z_hat
-            if self.stochastic_ratio > 0 and t_next > 0:
+            if s > 0 and t_next > 0:
                 where = generator.device if generator is not None else x.device
                 eps = torch.randn(x.shape, generator=generator, device=where, dtype=x.dtype)
-                eps = eps.to(x.device)
-                z_part = (
-                    1 - self.stochastic_ratio
-                ) ** 0.5 * est.z_hat + self.stochastic_ratio**0.5 * eps
+                z_part = (1 - s) ** 0.5 * est.z_hat + s**0.5 * eps.to(x.device)
             x = (1 - t_next) * est.x_hat + t_next * z_part
         return x
