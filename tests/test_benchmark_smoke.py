@@ -27,3 +27,65 @@ def test_zero3_scale_runs_the_module_step_under_zero3(tmp_path):
         assert row["steps_timed"] == 2 and row["skipped_steps"] == 0
         assert row["step_s_min"] > 0 and row["parameters"] > 1000
         assert row["plan_model_states_gb"] > 0
+
+
+def test_quality_vs_nfe_runs_the_module_step_and_writes_its_outputs(tmp_path):
+    """One seed, a few steps per method, 2 samples per digit: every method is trained through
+    TwinFlowModule under a Trainer and scored; the table, plots and JSON are written."""
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "MLFLOW_TRACKING_URI":
+           f"sqlite:///{tmp_path / 'mlflow.db'}"}
+    cmd = [sys.executable, str(ROOT / "benchmarks/quality_vs_nfe.py"), "--out", str(tmp_path),
+           "--seeds", "1", "--fm-steps", "2", "--per-digit", "2", "--jobs", "1",
+           "--steps", "flow_matching=2", "twinflow=1", "--methods", "flow_matching", "twinflow"]
+    run = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, run.stderr[-3000:]
+    results = json.loads((tmp_path / "results.json").read_text())
+    assert results["steps"] == {"flow_matching": 2, "twinflow": 1}
+    assert sorted(results["summary"]["flow_matching"]) == ["1", "2", "4", "8", "multi"]
+    assert sorted(results["summary"]["twinflow"]) == ["1", "2", "4", "8"]
+    for per_nfe in results["summary"].values():
+        for metrics in per_nfe.values():
+            assert metrics["fd"]["n"] == 1 and metrics["fd"]["mean"] > 0
+    assert results["original"]["multi"]["fd"] > 0
+    for name in ("fd_vs_nfe.png", "fd_vs_lambda.png", "grids.png", "results.md"):
+        assert (tmp_path / name).stat().st_size > 0, name
+    assert "| TwinFlow | 1 |" in (tmp_path / "results.md").read_text()
+
+
+def _bench(tmp_path, script: str, *args: str) -> dict:
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    cmd = [sys.executable, str(ROOT / "benchmarks" / script), "--out", str(tmp_path),
+           "--threads", "1", *args]
+    run = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, run.stderr[-3000:]
+    stem = script.removesuffix(".py")
+    table = (tmp_path / f"{stem}.md").read_text()
+    assert table in run.stdout and table.count("\n") >= 3
+    return json.loads((tmp_path / f"{stem}.json").read_text())
+
+
+def test_step_cost_measures_the_three_methods_with_and_without_ema(tmp_path):
+    result = _bench(tmp_path, "step_cost.py", "--network", "toy", "--batch", "8",
+                    "--repeats", "1", "--warmup", "0")
+    rows = {(r["method"], r["ema"]): r for r in result["rows"]}
+    assert len(rows) == 6 and result["machine"]["threads"] == 1
+    for ema in (True, False):
+        fm, twin = rows["flow_matching", ema], rows["twinflow", ema]
+        assert fm["fwd_equiv_per_row"] == 3.0 and (fm["calls_grad"], fm["calls_nograd"]) == (1, 0)
+        assert fm["ratio_median"] == 1.0 and twin["step_ms_median"] > 0
+        assert twin["fwd_equiv_per_row"] > 3.0 and rows["rcgm", ema]["fwd_equiv_per_row"] > 3.0
+    # the digits recipe's guidance runs in bf16, so it is its own call: 4 no-grad calls
+    # without EMA (fakes, guidance pair, sub-step 1 + rectify probe, sub-step 2), 5 with
+    assert rows["twinflow", False]["calls_nograd"] == 4
+    assert rows["twinflow", True]["calls_nograd"] == 5
+
+
+def test_sampling_cost_times_each_nfe_and_the_bare_call(tmp_path):
+    result = _bench(tmp_path, "sampling_cost.py", "--network", "toy", "--nfe", "1", "2", "4",
+                    "--batch", "1", "8", "--repeats", "3", "--warmup", "1")
+    whats = [(r["batch"], r["what"]) for r in result["rows"]]
+    assert whats == [(b, w) for b in (1, 8) for w in
+                     ("bare call", "sampler 1 NFE", "sampler 2 NFE", "sampler 4 NFE")]
+    assert all(r["ms_median"] > 0 for r in result["rows"])
+    assert all(r["ratio_min"] <= r["ratio_median"] <= r["ratio_max"]
+               for r in result["rows"] if "ratio_median" in r)

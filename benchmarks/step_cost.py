@@ -1,0 +1,309 @@
+"""Training-step cost of flow matching, RCGM and TwinFlow on the same network and batch.
+
+    python benchmarks/step_cost.py [--quick] [--device cpu|cuda] [--out DIR]
+        [--network digits sana qwen] [--batch 64 512] [--repeats N]
+    python benchmarks/step_cost.py --device cuda --network sana_600m     # GPU machine only
+
+Each step is the module's own: ``TwinFlowModule.on_train_batch_start`` + ``training_step`` +
+backward + ``on_before_optimizer_step`` + gradient clipping (1.0) + optimizer step + EMA
+update, on random data of the network's shape.  For each network and batch the six modules
+(flow matching, RCGM, TwinFlow; EMA target on and off) start from the same weights and are
+timed interleaved in one run: every repeat times one step of each (order rotated), and the
+ratios to flow matching (same EMA setting) are taken per repeat: min / median / max.
+
+Also per configuration: network calls per step and forward-equivalents per batch row (each
+call's rows, a grad call's rows three times: backward = 2 forwards), and peak memory: the
+step's transient peak above the pre-step level (CUDA: ``max_memory_allocated``; CPU: the
+process's peak RSS, reset through ``/proc/self/clear_refs``, with glibc's mmap threshold
+fixed so freed tensors return to the system) plus the module's persistent bytes (weights,
+optimizer state, EMA copy).
+
+Networks: ``digits`` (configs/network/digits_unet.yaml, the digits recipe of
+configs/objective), ``sana`` and ``qwen`` (the tiny random-init test configs, the backbone
+recipe), ``toy`` (a small MLP on 2-D points: the smoke test),
+``sana_600m`` (SANA-0.6B at 512^2, random weights, bf16 autocast; CUDA only).
+Writes ``step_cost.json`` and ``step_cost.md`` into ``--out`` and prints the table.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import ctypes
+import importlib
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import time
+import warnings
+from pathlib import Path
+
+import torch
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "src"))
+CONFIGS = ROOT / "configs"
+MB = 2**20
+SANA_600M = dict(in_channels=32, out_channels=32, num_attention_heads=36, attention_head_dim=32,
+                 num_layers=28, num_cross_attention_heads=16, cross_attention_head_dim=72,
+                 cross_attention_dim=1152, caption_channels=2304, sample_size=16)
+#: network config, data shape, condition (tokens, width; tokens 0 = pooled), recipe, batches
+NETWORKS = {
+    "digits": dict(net=yaml.safe_load((CONFIGS / "network/digits_unet.yaml").read_text()),
+                   shape=(1, 28, 28), cond=(0, 384), recipe="twinflow", batch=(64, 512)),
+    "sana": dict(net={"class_path": "twinflow.networks.sana.SanaNetwork"},
+                 shape=(4, 8, 8), cond=(8, 32), recipe="twinflow_backbone", batch=(32,)),
+    "qwen": dict(net={"class_path": "twinflow.networks.qwen_image.QwenImageNetwork"},
+                 shape=(16, 8, 8), cond=(8, 32), recipe="twinflow_backbone", batch=(32,)),
+    "toy": dict(net={"class_path": "twinflow.networks.toy_mlp.ToyMLP",
+                     "init_args": {"dim": 2, "hidden": 64, "depth": 2, "cond_dim": 8}},
+                shape=(2,), cond=(0, 8), recipe="twinflow", batch=(64,)),
+    "sana_600m": dict(net={"class_path": "twinflow.networks.sana.SanaNetwork",
+                           "init_args": {"config": SANA_600M}},
+                      shape=(32, 16, 16), cond=(300, 2304), recipe="twinflow_backbone",
+                      batch=(32,)),
+}
+METHODS = ("flow_matching", "rcgm", "twinflow")
+
+
+def objective(method: str, recipe: str) -> dict:
+    """The objective config: flow matching and (digits) RCGM as shipped; otherwise RCGM is the
+    TwinFlow recipe with the twin terms off (``adv = 0``, ``rectify_weight = 0``)."""
+    name = method if method == "flow_matching" or recipe == "twinflow" else recipe
+    cfg = yaml.safe_load((CONFIGS / f"objective/{name}.yaml").read_text())
+    if method == "rcgm" and name != "rcgm":
+        cfg["init_args"]["partition"]["adv"] = 0.0
+        cfg["init_args"]["rectify_weight"] = 0.0
+    return cfg
+
+
+def instantiate(cfg: dict):
+    """``{class_path, init_args}`` -> the object (lists become tuples)."""
+    module, _, name = cfg["class_path"].rpartition(".")
+    kwargs = {k: tuple(v) if isinstance(v, list) else v
+              for k, v in (cfg.get("init_args") or {}).items()}
+    return getattr(importlib.import_module(module), name)(**kwargs)
+
+
+def build_objective(cfg: dict):
+    from twinflow import objective as o
+
+    parts = {"partition": o.BatchPartition, "time_sampler": o.TimeSampler, "rcgm": o.RCGMTarget,
+             "guidance": o.GuidedVelocity, "metric": o.LossMetric, "rectify": o.RectifyTarget}
+    args = {k: parts[k](**{a: tuple(b) if isinstance(b, list) else b for a, b in v.items()})
+            if k in parts else v for k, v in cfg["init_args"].items()}
+    return o.TwinFlowObjective(**args)
+
+
+def make_module(spec: dict, method: str, ema: bool, device: torch.device):
+    from twinflow.module import TwinFlowModule
+
+    torch.manual_seed(0)  # the same initial weights for every configuration
+    module = TwinFlowModule(
+        network=lambda: instantiate(spec["net"]),
+        objective=build_objective(objective(method, spec["recipe"])),
+        optimizer=lambda params: torch.optim.AdamW(params, lr=1e-4),
+        ema_decay=0.999 if ema else None,
+    )
+    module.configure_model()
+    module.to(device)
+    if module.ema is not None:
+        module.ema.shadow.to(device)
+    return module, module.configure_optimizers()
+
+
+def random_batch(spec: dict, batch: int, device: torch.device):
+    from twinflow.data.batch import Batch
+    from twinflow.networks.contract import Conditioning
+
+    g = torch.Generator().manual_seed(1)
+    tokens, width = spec["cond"]
+    x = torch.randn(batch, *spec["shape"], generator=g)
+    if tokens:
+        cond = Conditioning(torch.randn(batch, tokens, width, generator=g),
+                            torch.ones(batch, tokens, dtype=torch.long))
+        null = Conditioning(torch.zeros(1, tokens, width), torch.ones(1, tokens, dtype=torch.long))
+    else:
+        cond, null = Conditioning(torch.randn(batch, width, generator=g)), Conditioning(
+            torch.zeros(1, width))
+    return Batch(x.to(device), cond.to(device), null.to(device))
+
+
+class Config:
+    """One module (method, EMA) with its step, call counter and measurements."""
+
+    def __init__(self, spec, method, ema, device, autocast) -> None:
+        self.method, self.ema, self.device, self.autocast = method, ema, device, autocast
+        self.module, self.opt = make_module(spec, method, ema, device)
+        self.times: list[float] = []
+        self.calls: list[tuple[int, bool]] | None = None
+        nets = [self.module.network] + ([self.module.ema.shadow] if ema else [])
+        for net in nets:
+            net.register_forward_pre_hook(self._count)
+
+    def _count(self, net, args) -> None:
+        if self.calls is not None:
+            self.calls.append((args[0].shape[0], torch.is_grad_enabled()))
+
+    def step(self, batch, i: int) -> None:
+        m = self.module
+        m.on_train_batch_start(batch, i)
+        with torch.autocast(self.device.type, torch.bfloat16, enabled=self.autocast):
+            loss = m.training_step(batch, i)
+        loss.backward()
+        m.on_before_optimizer_step(self.opt)
+        torch.nn.utils.clip_grad_norm_(m.network.parameters(), 1.0)
+        self.opt.step()
+        self.opt.zero_grad(set_to_none=True)
+        if m.ema is not None:
+            m.ema.update(m.network)
+
+    def persistent_bytes(self) -> int:
+        tensors = list(self.module.network.parameters())
+        tensors += [v for s in self.opt.state.values() for v in s.values() if torch.is_tensor(v)]
+        if self.module.ema is not None:
+            tensors += list(self.module.ema.shadow.parameters())
+        return sum(t.numel() * t.element_size() for t in tensors)
+
+
+def sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+
+
+def rss_mb(field: str) -> float:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith(field + ":"):
+            return int(line.split()[1]) / 1024
+    raise RuntimeError(f"/proc/self/status has no {field}")
+
+
+def step_peak_mb(cfg: Config, batch) -> float:
+    """Peak memory of one step above the level before it, in MiB."""
+    if cfg.device.type == "cuda":
+        sync(cfg.device)
+        before = torch.cuda.memory_allocated()
+        torch.cuda.reset_peak_memory_stats()
+        cfg.step(batch, 0)
+        sync(cfg.device)
+        return (torch.cuda.max_memory_allocated() - before) / MB
+    Path("/proc/self/clear_refs").write_text("5")  # resets VmHWM to the current RSS
+    before = rss_mb("VmRSS")
+    cfg.step(batch, 0)
+    return rss_mb("VmHWM") - before
+
+
+def measure(name: str, batch_size: int, args, device: torch.device) -> list[dict]:
+    spec = NETWORKS[name]
+    autocast = device.type == "cuda" and name == "sana_600m"
+    batch = random_batch(spec, batch_size, device)
+    configs = [Config(spec, m, ema, device, autocast) for ema in (True, False) for m in METHODS]
+    for cfg in configs:
+        for i in range(args.warmup):
+            cfg.step(batch, i)
+        cfg.calls = []
+        cfg.peak = step_peak_mb(cfg, batch)  # also counts the calls of this step
+        cfg.fe = sum(n * (3 if grad else 1) for n, grad in cfg.calls) / batch_size
+        cfg.n_calls = (sum(g for _, g in cfg.calls), sum(not g for _, g in cfg.calls))
+        cfg.calls = None
+    for rep in range(args.repeats):
+        shift = rep % len(configs)
+        for cfg in configs[shift:] + configs[:shift]:
+            sync(device)
+            start = time.perf_counter()
+            cfg.step(batch, rep)
+            sync(device)
+            cfg.times.append(time.perf_counter() - start)
+    rows = []
+    for cfg in configs:
+        fm = next(c for c in configs if c.method == "flow_matching" and c.ema == cfg.ema)
+        ratios = [a / b for a, b in zip(cfg.times, fm.times)]
+        total = cfg.persistent_bytes() / MB + cfg.peak
+        fm_total = fm.persistent_bytes() / MB + fm.peak
+        rows.append({
+            "network": name, "batch": batch_size, "method": cfg.method, "ema": cfg.ema,
+            "params": sum(p.numel() for p in cfg.module.network.parameters()),
+            "step_ms_median": 1e3 * statistics.median(cfg.times),
+            "step_ms_min": 1e3 * min(cfg.times),
+            "ratio_min": min(ratios), "ratio_median": statistics.median(ratios),
+            "ratio_max": max(ratios), "fwd_equiv_per_row": cfg.fe,
+            "calls_grad": cfg.n_calls[0], "calls_nograd": cfg.n_calls[1],
+            "step_peak_mb": cfg.peak, "peak_mb": total, "peak_ratio": total / fm_total,
+        })
+    return rows
+
+
+def table(rows: list[dict]) -> str:
+    head = ("| network | batch | method | EMA | step ms (median) | / flow matching min / median "
+            "/ max | fwd-equiv per row | calls grad + no-grad | step peak MiB | peak MiB "
+            "(/ FM) |\n|---|---|---|---|---|---|---|---|---|---|\n")
+    return head + "".join(
+        f"| {r['network']} | {r['batch']} | {r['method']} | {'on' if r['ema'] else 'off'} | "
+        f"{r['step_ms_median']:.1f} | {r['ratio_min']:.2f} / {r['ratio_median']:.2f} / "
+        f"{r['ratio_max']:.2f} | {r['fwd_equiv_per_row']:.2f} | {r['calls_grad']} + "
+        f"{r['calls_nograd']} | {r['step_peak_mb']:.1f} | {r['peak_mb']:.1f} "
+        f"({r['peak_ratio']:.2f}x) |\n" for r in rows)
+
+
+def machine(device: torch.device) -> dict:
+    """CPU model, threads, torch, GPU, load and date of this run."""
+    model = platform.processor()
+    with contextlib.suppress(OSError, subprocess.SubprocessError):
+        lscpu = subprocess.run(["lscpu"], capture_output=True, text=True).stdout
+        model = next((ln.split(":", 1)[1].strip() for ln in lscpu.splitlines()
+                      if ln.startswith("Model name")), model)
+    return {"cpu": model, "cores": len(os.sched_getaffinity(0)),
+            "threads": torch.get_num_threads(), "torch": torch.__version__,
+            "gpu": torch.cuda.get_device_name() if device.type == "cuda" else None,
+            "load_1min": float(Path("/proc/loadavg").read_text().split()[0]),
+            "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())}
+
+
+def main(argv: list[str] | None = None) -> None:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--quick", action="store_true", help="few repeats (about 2 min on a CPU)")
+    p.add_argument("--device", choices=("cpu", "cuda"), default="cpu")
+    p.add_argument("--out", default="runs/bench", help="folder for step_cost.json / .md")
+    p.add_argument("--network", nargs="+", choices=list(NETWORKS),
+                   default=["digits", "sana", "qwen"])
+    p.add_argument("--batch", nargs="+", type=int, help="batch sizes (default per network)")
+    p.add_argument("--repeats", type=int, help="timed steps per configuration")
+    p.add_argument("--warmup", type=int, default=1)
+    p.add_argument("--threads", type=int, help="torch CPU threads (default: torch's)")
+    args = p.parse_args(argv)
+    if args.device == "cuda" and not torch.cuda.is_available():
+        p.error("--device cuda: no CUDA device here; run on a GPU machine or use --device cpu")
+    if "sana_600m" in args.network and args.device != "cuda":
+        p.error("--network sana_600m needs --device cuda (0.6 B parameters at 512^2)")
+    if args.batch and min(args.batch) < 4:
+        p.error("--batch must be >= 4 (every group of the partition needs rows)")
+    args.repeats = args.repeats or (5 if args.quick else 20)
+    if args.repeats < 1 or args.warmup < 0:
+        p.error("--repeats must be >= 1 and --warmup >= 0")
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    if args.device == "cpu" and platform.system() == "Linux":
+        # Fixed mmap threshold: freed tensors go back to the system, so RSS tracks allocations.
+        ctypes.CDLL("libc.so.6").mallopt(-3, 256 * 1024)  # M_MMAP_THRESHOLD
+    warnings.filterwarnings("ignore")  # self.log outside a Trainer; diffusers notices
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    device = torch.device(args.device)
+    rows = []
+    for name in args.network:
+        for b in args.batch or NETWORKS[name]["batch"]:
+            rows.extend(measure(name, b, args, device))
+            print(f"measured {name} batch {b}", file=sys.stderr, flush=True)
+    result = {"machine": machine(device), "repeats": args.repeats, "rows": rows}
+    md = table(rows)
+    (out / "step_cost.json").write_text(json.dumps(result, indent=1))
+    (out / "step_cost.md").write_text(md)
+    print(md + f"\n{json.dumps(result['machine'])}, {args.repeats} repeats")
+
+
+if __name__ == "__main__":
+    main()
