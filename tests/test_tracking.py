@@ -115,10 +115,18 @@ def test_final_scores_match_the_summary_exactly(study):
     client, _, runs = _runs(store)
     summary = json.loads((run / "summary.json").read_text())
     metrics = runs["digits_twinflow"].data.metrics
+    from twinflow.tracking.summary import SCORES, row_key
+
+    assert set(summary["rows"]) >= {"1 NFE", "2 NFE", "4 NFE", "real train digits"}
+    assert len(SCORES) == 12 and {"fd_judge2_ratio", "fd_pixel_ratio", "recall_diff"} < set(SCORES)
     for name, row in summary["rows"].items():
-        key = "original" if name.startswith("original") else f"nfe{row['nfe']}"
-        for score in ("accuracy", "fd", "fd_ratio", "diversity"):
+        key = row_key(name)
+        assert key in ("nfe1", "nfe2", "nfe4", "original", "real_train_digits"), name
+        for score in SCORES:
             assert metrics[f"summary/{key}/{score}"] == row[score], (name, score)
+    assert summary["rows"][summary["reference_row"]]["fd_pixel_ratio"] == 1.0
+    table = (run / "summary.md").read_text()
+    assert "judge-2 FD / orig." in table and "pixel FD" in table and "recall" in table
     assert "summary/original/fd" in runs["digits_fm"].data.metrics  # the baseline, on its run
     files = {f.path for f in client.list_artifacts(runs["digits_twinflow"].info.run_id, "summary")}
     assert {"summary/summary.json", "summary/summary.md"} <= files

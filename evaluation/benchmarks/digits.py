@@ -18,6 +18,7 @@ from evaluation.errors import BenchmarkInputError
 from evaluation.generation import GenerationReport
 from evaluation.generator import ImageGenerator
 from evaluation.result import BenchmarkResult
+from twinflow.judge.protocol import CHUNK
 
 
 def check_digit_shape(image_shape: tuple[int, int, int], what: str) -> None:
@@ -30,13 +31,15 @@ def check_digit_shape(image_shape: tuple[int, int, int], what: str) -> None:
 
 
 class DigitsBenchmark(Benchmark):
-    """`per_digit` prompts per digit, judged by `twinflow.judge.DigitJudge`.
+    """`per_digit` prompts per digit, scored by `twinflow.judge.DigitJudge` (every metric).
 
     Args:
         per_digit: prompts (one image each) per digit; 100 gives the numbers `make demo` reports.
         judge: a ready `DigitJudge`; default: built on first use (trained once, cached).
         cache_dir: the judge's cache folder (default `$TWINFLOW_CACHE`).
-        batch_size: prompts per generator call (keep fixed when resuming).
+        batch_size: prompts per generator call (keep fixed when resuming); the default
+            (`twinflow.judge.protocol.CHUNK`) draws the images the demo and the
+            `DigitQuality` callback draw for the same model, NFE and seed.
     """
 
     name = "digits"
@@ -46,7 +49,7 @@ class DigitsBenchmark(Benchmark):
         per_digit: int = 100,
         judge: Any | None = None,
         cache_dir: str | os.PathLike[str] | None = None,
-        batch_size: int = 100,
+        batch_size: int = CHUNK,
     ) -> None:
         self.per_digit, self.judge, self.batch_size = per_digit, judge, batch_size
         self.cache_dir = None if cache_dir is None else os.fspath(cache_dir)

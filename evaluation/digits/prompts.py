@@ -1,9 +1,8 @@
-"""The digits benchmark prompts: `digit_prompts(per_digit)` of the embedded default, with labels.
+"""The digits benchmark prompts: `twinflow.judge.protocol.digit_prompts(per_digit)`, with labels.
 
-`twinflow.callbacks.digit_quality.digit_prompts` lists prompts digit-major (all zeros first).
-Here they are interleaved (round-robin over digits: 0, 1, ..., 9, 0, 1, ...) so that every
-prefix is balanced over the ten digits and a "first n prompts" subset stays meaningful; the
-set of (prompt, label) pairs is exactly the same.
+The order is the one protocol every digit score uses (demo summary, `DigitQuality` curves,
+this benchmark): round-robin over digits (0, 1, ..., 9, 0, 1, ...), so every prefix is
+balanced over the ten digits and a "first n prompts" subset is the first n/10 per digit.
 """
 
 from __future__ import annotations
@@ -26,10 +25,8 @@ def load_digit_prompts(per_digit: int = 100) -> list[DigitPrompt]:
     """`10 * per_digit` prompts, round-robin over the digits; `per_digit >= 1`."""
     if isinstance(per_digit, bool) or not isinstance(per_digit, int) or per_digit < 1:
         raise BenchmarkInputError(f"digits per_digit must be an integer >= 1, got {per_digit!r}")
-    from twinflow.callbacks.digit_quality import digit_prompts
+    from twinflow.judge.protocol import digit_prompts
 
     prompts, labels = digit_prompts(per_digit)
-    order = [d * per_digit + k for k in range(per_digit) for d in range(10)]
-    return [
-        DigitPrompt(i, prompts[j], int(labels[j])) for i, j in enumerate(order)
-    ]
+    return [DigitPrompt(i, text, int(label))
+            for i, (text, label) in enumerate(zip(prompts, labels, strict=True))]

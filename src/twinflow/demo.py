@@ -3,8 +3,9 @@
 1. flow matching on MNIST-5k text-to-image (the "pretrained" multi-step model);
 2. TwinFlow fine-tuning from it (``experiments/digits_twinflow.yaml``);
 3. samples (100 per digit) at 1 / 2 / 4 NFE of the final model and of the original model at
-   its best multi-step NFE, scored by the digit judge; a summary table is printed and written
-   to ``<run>/summary.md`` and ``<run>/summary.json``.
+   its best multi-step NFE, scored by ``twinflow.judge.DigitJudge`` (both judges, pixel FD,
+   precision/recall); a summary table is printed and written to ``<run>/summary.md`` and
+   ``<run>/summary.json`` (``twinflow rescore <run>`` rewrites them from the sample files).
 
 With ``--objective rcgm`` or ``flow_matching`` (ablations, usually with ``--pretrained``) the
 sample files and the summary go to ``<run>/<objective>/`` instead, so they never replace the
@@ -14,12 +15,11 @@ TwinFlow results in ``<run>/``.
 from __future__ import annotations
 
 import argparse
-import json
 import time
 from pathlib import Path
 
 from twinflow.console import OneLineParser
-from twinflow.report import evaluate_run, format_table
+from twinflow.report import evaluate_run, write_summary
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -145,9 +145,7 @@ def main(argv: list[str]) -> None:
         "total": round(time.time() - started),
     }
     summary["objective"] = args.objective
-    (out / "summary.json").write_text(json.dumps(summary, indent=2))
-    table = format_table(summary)
-    (out / "summary.md").write_text(table + "\n")
+    table = write_summary(out, summary)
     from twinflow.tracking.store import store_uri
     from twinflow.tracking.summary import log_summary
 

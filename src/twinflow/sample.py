@@ -11,8 +11,8 @@ from pathlib import Path
 
 import numpy as np
 
-from twinflow.callbacks.digit_quality import digit_prompts
 from twinflow.console import OneLineParser
+from twinflow.judge.protocol import digit_prompts
 from twinflow.sampling.presets import STYLES
 from twinflow.viz import image_grid, save_png, save_samples
 
@@ -78,7 +78,7 @@ def main(argv: list[str]) -> None:
     if module.conditioner is None:
         rows, prompts = None, [""] * args.count
     elif prompts is None:
-        rows, labels = digit_prompts(args.count)
+        rows, labels = digit_prompts(args.count, digit_major=True)  # one grid row per digit
         prompts = rows
     else:
         rows = [p for p in prompts for _ in range(args.count)]

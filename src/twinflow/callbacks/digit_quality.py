@@ -3,23 +3,21 @@
 from __future__ import annotations
 
 import lightning as L
-import numpy as np
 
 from twinflow.callbacks.mlflow_images import log_metrics
 from twinflow.callbacks.ranks import generates_here
-from twinflow.data.digits import digit_prompt
-from twinflow.judge.metrics import DigitJudge
+from twinflow.judge.metrics import DigitJudge, DigitScores
+from twinflow.judge.protocol import digit_prompts, sample_digits
 
-
-def digit_prompts(per_digit: int) -> tuple[list[str], np.ndarray]:
-    """``per_digit`` prompts per digit, cycling the templates; returns prompts and labels."""
-    labels = np.repeat(np.arange(10), per_digit)
-    prompts = [digit_prompt(int(d), k) for d in range(10) for k in range(per_digit)]
-    return prompts, labels
+__all__ = ["DigitQuality", "digit_prompts"]  # digit_prompts: re-exported for older imports
 
 
 class DigitQuality(L.Callback):
-    """Logs ``quality/nfe{n}/{accuracy,fd,diversity}`` from the digit judge.
+    """Logs ``quality/{nfe<n>,multi<n>}/<metric>`` for every metric of ``DigitJudge.score``.
+
+    Samples follow ``twinflow.judge.protocol`` (the first ``per_digit`` prompts of each
+    digit, chunk seeds ``seed + j``), so a curve point equals what ``make eval BENCH=digits``
+    or the demo's summary give for the same model, NFE, seed and count.
 
     Args:
         nfes: NFEs to score.
@@ -49,28 +47,37 @@ class DigitQuality(L.Callback):
         return self._judge
 
     def setup(self, trainer: L.Trainer, pl_module, stage: str) -> None:
-        # Load (or, on first use, train) the judge now, not inside a validation hook.
+        # Load (or, on first use, train) the judges now, not inside a validation hook.
         if trainer.is_global_zero:
             _ = self.judge
+
+    def runs(self) -> list[tuple[str, int, str | None]]:
+        """``(name, nfe, style)`` of every scored sampler."""
+        runs = [(f"nfe{n}", n, None) for n in self.nfes]
+        if self.multi_step_nfe:
+            runs.append((f"multi{self.multi_step_nfe}", self.multi_step_nfe, "mul"))
+        return runs
+
+    def score(self, pl_module, scoring: bool = True) -> dict[str, DigitScores]:
+        """Sample every run on every rank (sharded forwards); score where ``scoring``."""
+        out = {}
+        for name, nfe, style in self.runs():
+            images, _, labels = sample_digits(pl_module, self.per_digit, nfe, self.seed, style)
+            if scoring:
+                out[name] = self.judge.score(images, labels)
+        return out
 
     def on_validation_epoch_end(self, trainer: L.Trainer, pl_module) -> None:
         if trainer.sanity_checking or not generates_here(trainer, pl_module):
             return
-        prompts, labels = digit_prompts(self.per_digit)
-        runs = [(f"nfe{n}", n, None) for n in self.nfes]
-        if self.multi_step_nfe:
-            runs.append((f"multi{self.multi_step_nfe}", self.multi_step_nfe, "mul"))
-        row = {"step": trainer.global_step}
-        metrics = {}
-        for name, nfe, style in runs:
-            images = pl_module.generate(prompts, nfe=nfe, seed=self.seed, style=style)
-            if not trainer.is_global_zero:
-                continue  # this rank only took part in the sharded forward passes
-            scores = self.judge.score(images, labels)
-            for key, value in scores.as_dict().items():
+        scores = self.score(pl_module, scoring=trainer.is_global_zero)
+        if not trainer.is_global_zero:
+            return  # this rank only took part in the sharded forward passes
+        row, metrics = {"step": trainer.global_step}, {}
+        for name, result in scores.items():
+            for key, value in result.as_dict().items():
                 if key != "n":
                     metrics[f"quality/{name}/{key}"] = float(value)
                     row[f"{name}/{key}"] = value
-        if trainer.is_global_zero:
-            log_metrics(trainer, metrics, trainer.global_step)
-            self.history.append(row)
+        log_metrics(trainer, metrics, trainer.global_step)
+        self.history.append(row)

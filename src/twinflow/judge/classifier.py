@@ -9,6 +9,8 @@ safetensors keyed by the data file and the recipe version.
 from __future__ import annotations
 
 import hashlib
+import os
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -65,18 +67,34 @@ def train_classifier(epochs: int = 12, seed: int = 0) -> DigitClassifier:
     Works from any context: a first use can come from a validation hook, which runs under
     ``torch.inference_mode``; the global RNG is left as it was.
     """
-    with torch.inference_mode(False), torch.enable_grad(), torch.random.fork_rng(devices=[]):
-        return _fit(epochs, seed)
-
-
-def _fit(epochs: int, seed: int) -> DigitClassifier:
     data = load_mnist5k("train")
-    x, y = images_to_input(data.images), torch.as_tensor(data.labels)
+    return fit_classifier(DigitClassifier, data.images, data.labels, epochs, seed)
+
+
+def fit_classifier(
+    build: Callable[[], nn.Module],
+    images: np.ndarray,
+    labels: np.ndarray,
+    epochs: int,
+    seed: int,
+    lr: float = 2e-3,
+) -> nn.Module:
+    """Cross-entropy with AdamW + one-cycle, batches of 100, random shifts of up to 2 pixels.
+
+    ``build()`` runs right after ``torch.manual_seed(seed)`` (so its init is seeded); the
+    global RNG is restored afterwards and ``inference_mode`` of the caller is lifted.
+    """
+    with torch.inference_mode(False), torch.enable_grad(), torch.random.fork_rng(devices=[]):
+        return _fit(build, images, labels, epochs, seed, lr)
+
+
+def _fit(build, images, labels, epochs: int, seed: int, lr: float) -> nn.Module:
+    x, y = images_to_input(images), torch.as_tensor(labels)
     g = torch.Generator().manual_seed(seed)
     torch.manual_seed(seed)
-    model = DigitClassifier()
-    opt = torch.optim.AdamW(model.parameters(), lr=2e-3, weight_decay=1e-4)
-    sched = torch.optim.lr_scheduler.OneCycleLR(opt, 2e-3, total_steps=epochs * len(y) // 100)
+    model = build()
+    opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=1e-4)
+    sched = torch.optim.lr_scheduler.OneCycleLR(opt, lr, total_steps=epochs * len(y) // 100)
     for _ in range(epochs):
         perm = torch.randperm(len(y), generator=g)
         for i in range(0, len(y), 100):
@@ -91,20 +109,31 @@ def _fit(epochs: int, seed: int) -> DigitClassifier:
     return model.eval()
 
 
-def _cache_path(cache_dir: Path) -> Path:
+def cached_model(
+    name: str, build: Callable[[], nn.Module], train: Callable[[], nn.Module],
+    cache_dir: str | Path | None = None,
+) -> nn.Module:
+    """``<cache>/<name>_<data digest>.safetensors`` if present, else ``train()`` and save it."""
+    cache = Path(cache_dir) if cache_dir else default_cache_dir()
+    path = _cache_path(cache, name)
+    if path.is_file():
+        model = build()
+        model.load_state_dict(load_file(path))
+        return model.eval()
+    model = train()
+    cache.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
+    save_file(model.state_dict(), tmp)
+    os.replace(tmp, path)  # two first users at once: each writes its own file, one wins
+    return model
+
+
+def _cache_path(cache_dir: Path, name: str) -> Path:
     digest = hashlib.sha256(mnist5k_path().read_bytes()).hexdigest()[:12]
-    return cache_dir / f"digit_judge_{RECIPE_VERSION}_{digest}.safetensors"
+    return cache_dir / f"{name}_{digest}.safetensors"
 
 
 def load_or_train_classifier(cache_dir: str | Path | None = None) -> DigitClassifier:
     """The cached judge, trained on first use."""
-    cache = Path(cache_dir) if cache_dir else default_cache_dir()
-    path = _cache_path(cache)
-    model = DigitClassifier()
-    if path.is_file():
-        model.load_state_dict(load_file(path))
-        return model.eval()
-    model = train_classifier()
-    cache.mkdir(parents=True, exist_ok=True)
-    save_file(model.state_dict(), path)
-    return model
+    return cached_model(f"digit_judge_{RECIPE_VERSION}", DigitClassifier, train_classifier,
+                        cache_dir)

@@ -1,10 +1,12 @@
 """The demo's final scores into the MLflow runs they describe, under the keys of summary.md.
 
-A summary row ``"1 NFE"`` becomes ``summary/nfe1/{accuracy,fd,fd_ratio,diversity}``, the
-original model's row ``"original, 32 NFE"`` becomes ``summary/original/...`` (its NFE in
-``summary/original/nfe``).  The fine-tuned run gets every row (so it carries its baseline
-beside it); the pretrain run gets its own ``summary/original/...``.  The values are those of
-``summary.json``, unrounded, so the dashboard and ``summary.md`` agree exactly.
+A summary row ``"1 NFE"`` becomes ``summary/nfe1/<score>`` for every score in ``SCORES`` (all
+metrics of ``DigitJudge.score`` and the ratios to the original), the original model's row
+``"original, 32 NFE"`` becomes ``summary/original/...`` (its NFE in ``summary/original/nfe``)
+and ``"real train digits"`` becomes ``summary/real_train_digits/...``.  The fine-tuned run
+gets every row (so it carries its baseline beside it); the pretrain run gets its own
+``summary/original/...``.  The values are those of ``summary.json``, unrounded, so the
+dashboard and ``summary.md`` agree exactly.
 """
 
 from __future__ import annotations
@@ -13,9 +15,10 @@ import re
 import time
 from pathlib import Path
 
+from twinflow.judge.metrics import METRICS
 from twinflow.tracking.params import read_run_record
 
-SCORES = ("accuracy", "fd", "fd_ratio", "diversity")
+SCORES = (*METRICS, "fd_ratio", "fd_judge2_ratio", "fd_pixel_ratio", "recall_diff")
 
 
 def row_key(name: str) -> str:
