@@ -25,6 +25,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "tiny-assets": ("twinflow.tiny_assets", "tiny checkpoints and images for experiments/tiny"),
     "report": ("twinflow.tracking.report_page",
                "FD per NFE and over training for the runs of an MLflow experiment"),
+    "rescore": ("twinflow.rescore", "every digit metric for a finished demo's sample files"),
 }
 LIGHTNING = ("fit", "validate", "test", "predict")
 
