@@ -119,6 +119,8 @@ def render_report(
     for bench, evals in evaluations.items():
         meta = evals[0].result.meta if evals else {}
         judge = meta.get("judge") or meta.get("detector") or meta.get("backend") or ""
+        if meta.get("answer_rule"):
+            judge = f"{judge} (answer rule: {meta['answer_rule']})"
         parts.append(f"<h2>{html.escape(bench)}</h2><p>judge: {html.escape(str(judge))}</p>")
         parts.append(score_table(evals))
         parts.extend(sample_section(ev) for ev in sorted(evals, key=lambda e: e.nfe))

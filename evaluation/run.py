@@ -73,6 +73,11 @@ def build_parser() -> argparse.ArgumentParser:
     g = p.add_argument_group("DPG-Bench judge")
     g.add_argument("--vqa-path", help="local VQA model folder (e.g. BLIP VQA)")
     g.add_argument("--dpg-csv", help="the question graph dpg_bench.csv")
+    g.add_argument("--dpg-upstream-compat", action="store_true",
+                   help="score exactly like the upstream script (answers must equal 'yes')")
+    g.add_argument("--dpg-answer-rule", choices=("exact", "lenient"),
+                   help="when an answer counts as yes (default: exact with "
+                        "--dpg-upstream-compat, else lenient)")
     g = p.add_argument_group("WISE judge (one of)")
     g.add_argument("--wise-vlm-path", help="local image-text-to-text model folder")
     g.add_argument("--wise-url", help="OpenAI-compatible base URL (with --wise-model)")
@@ -100,7 +105,8 @@ def build_benchmark(name: str, args: argparse.Namespace) -> Benchmark:
         return BENCHMARKS[name](args.detector_path, args.clip_path, root, args.object_names,
                                 args.geneval_samples, device=args.device)
     if name == "dpg":
-        return BENCHMARKS[name](args.vqa_path, args.dpg_csv, root, device=args.device)
+        return BENCHMARKS[name](args.vqa_path, args.dpg_csv, root, args.dpg_upstream_compat,
+                                device=args.device, answer_rule=args.dpg_answer_rule)
     if name == "wise":
         return BENCHMARKS[name](args.wise_vlm_path, args.wise_url, args.wise_model,
                                 args.wise_key_env, args.wise_variant, root, device=args.device)

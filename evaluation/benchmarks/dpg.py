@@ -14,6 +14,7 @@ from evaluation.dpg import (
     generate_dpg,
     load_dpg_graph,
     load_dpg_prompts,
+    resolve_rule,
     score_dpg,
 )
 from evaluation.errors import BenchmarkInputError
@@ -30,7 +31,10 @@ class DPGBenchmark(Benchmark):
         dpg_csv: the question graph `dpg_bench.csv` (CLI `--dpg-csv`); not shipped upstream
             with the prompts, see SOURCES.md.
         prompts_path: `prompts.jsonl`, a `prompts/` folder or a benchmark root (default: shared).
-        upstream_compat: score like the upstream script (see `evaluation.dpg.rules`).
+        upstream_compat: score like the upstream script (see `evaluation.dpg.rules`); an
+            answer then counts as yes only when it is exactly "yes".
+        answer_rule: "exact" or "lenient" (`evaluation.dpg.answers`); default "exact" with
+            `upstream_compat`, else "lenient"; recorded in meta["answer_rule"].
         judge: a ready `VQAJudge` (skips `vqa_path`).
         device: torch device of the judge.
     """
@@ -45,7 +49,9 @@ class DPGBenchmark(Benchmark):
         upstream_compat: bool = False,
         judge: VQAJudge | None = None,
         device: str = "cpu",
+        answer_rule: str | None = None,
     ) -> None:
+        self.answer_rule = resolve_rule(answer_rule, upstream_compat)
         self.vqa_path, self.dpg_csv, self.prompts_path = vqa_path, dpg_csv, prompts_path
         self.upstream_compat, self.judge, self.device = upstream_compat, judge, device
         self._prompts: list[DPGPrompt] | None = None
@@ -78,7 +84,8 @@ class DPGBenchmark(Benchmark):
 
     def load_judges(self) -> None:
         if self.judge is None:
-            self.judge = TransformersVQAJudge(self.vqa_path, device=self.device)
+            self.judge = TransformersVQAJudge(self.vqa_path, device=self.device,
+                                              answer_rule=self.answer_rule)
 
     def generate(
         self, generator: ImageGenerator, outdir: Path, nfe: int, positions: list[int],

@@ -3,8 +3,9 @@
 Upstream judges with mPLUG-large VQA (ModelScope) and counts an answer as yes only when it
 is exactly "yes". Here any `AutoModelForVisualQuestionAnswering` checkpoint works: generative
 ones (BLIP VQA, e.g. a local `Salesforce/blip-vqa-base`) are decoded greedily, classifier
-ones (ViLT) take the arg-max label. An answer counts as yes when, lower-cased and stripped
-of surrounding spaces and final punctuation, it equals "yes".
+ones (ViLT) take the arg-max label. `answer_rule` (`evaluation.dpg.answers`) says when an
+answer counts as yes: "exact" (upstream: it equals "yes") or "lenient" (lower-cased and
+stripped of surrounding spaces and final punctuation, it equals "yes"; the default).
 """
 
 from __future__ import annotations
@@ -16,11 +17,10 @@ import numpy as np
 import torch
 from PIL import Image
 
+from evaluation.dpg.answers import lenient_yes, yes_rule
 from evaluation.hf_generate import generate_text, load_local, to_device
 
-
-def is_yes(answer: str) -> bool:
-    return answer.strip().rstrip(".!").strip().lower() == "yes"
+is_yes = lenient_yes  # the lenient rule under its older name
 
 
 class TransformersVQAJudge:
@@ -32,7 +32,9 @@ class TransformersVQAJudge:
         device: str | torch.device = "cpu",
         dtype: torch.dtype = torch.float32,
         max_new_tokens: int = 5,
+        answer_rule: str = "lenient",
     ) -> None:
+        self.answer_rule, self._is_yes = answer_rule, yes_rule(answer_rule)
         from transformers import AutoModelForVisualQuestionAnswering
 
         self.processor, self.model = load_local(
@@ -56,4 +58,4 @@ class TransformersVQAJudge:
         return [self.model.config.id2label[int(i)] for i in logits.argmax(-1)]
 
     def answer(self, images: Sequence[np.ndarray], questions: Sequence[str]) -> list[bool]:
-        return [is_yes(a) for a in self.raw_answers(images, questions)]
+        return [self._is_yes(a) for a in self.raw_answers(images, questions)]

@@ -9,6 +9,7 @@ from typing import Any
 
 from tqdm.auto import tqdm
 
+from evaluation.dpg.answers import resolve_rule
 from evaluation.dpg.graph import DPGItem
 from evaluation.dpg.judges import VQAJudge
 from evaluation.dpg.rules import ItemScore, score_item
@@ -51,7 +52,13 @@ def score_dpg(
     `item_ids` defaults to every `*.png` in `outdir`. A grid without questions is an error,
     except with `upstream_compat=True`, where (like upstream) it is skipped and listed in
     meta["skipped_items"] together with items whose graph lost a parent.
+    meta["answer_rule"] is the judge's `answer_rule` ("exact" or "lenient", see
+    `evaluation.dpg.answers`; "judge" for a judge without one); `upstream_compat=True` refuses
+    a judge whose rule is not "exact".
     """
+    rule = getattr(judge, "answer_rule", "judge")
+    if upstream_compat and rule not in ("exact", "judge"):
+        resolve_rule(rule, upstream_compat)  # raises the one-line error
     root = Path(outdir)
     if not root.is_dir():
         raise BenchmarkInputError(f"DPG-Bench folder {root} does not exist; run generate_dpg")
@@ -79,5 +86,6 @@ def score_dpg(
             skipped.append(item_id)
         else:
             scores[item_id] = result
-    meta = {"judge": judge.name, "outdir": str(root), "skipped_items": skipped}
+    meta = {"judge": judge.name, "answer_rule": rule, "outdir": str(root),
+            "skipped_items": skipped}
     return aggregate(scores, meta, upstream_compat)

@@ -10,9 +10,12 @@ import pytest
 
 from evaluation.dpg import (
     TransformersVQAJudge,
+    exact_yes,
     generate_dpg,
+    lenient_yes,
     load_dpg_graph,
     load_dpg_prompts,
+    resolve_rule,
     score_dpg,
     score_item,
 )
@@ -181,5 +184,44 @@ def test_tiny_vqa_judge(tiny_blip_vqa_dir):
     images = [np.zeros((20, 20, 3), np.uint8), np.full((20, 30, 3), 200, np.uint8)]
     raw = judge.raw_answers(images, ["is there a cat?", "is there a dog?"])
     assert len(raw) == 2 and all(isinstance(a, str) for a in raw)
+    assert judge.answer_rule == "lenient"
     assert judge.answer(images, ["is there a cat?", "is there a dog?"]) == [
         a.strip().lower() == "yes" for a in raw]
+    judge._is_yes = exact_yes  # the same model under the upstream rule
+    assert judge.answer(images, ["is there a cat?", "is there a dog?"]) == [a == "yes" for a in raw]
+
+
+def test_answer_rules_exact_is_upstream_lenient_is_named_and_reported(tmp_path):
+    for answer, exact, lenient in [("yes", True, True), ("Yes", False, True),
+                                   ("yes.", False, True), (" yes ", False, True),
+                                   ("YES!", False, True), ("no", False, False),
+                                   ("yes, a cat", False, False), ("", False, False)]:
+        assert exact_yes(answer) is exact and lenient_yes(answer) is lenient, answer
+    assert resolve_rule(None, upstream_compat=True) == "exact"
+    assert resolve_rule(None, upstream_compat=False) == "lenient"
+    assert resolve_rule("exact", upstream_compat=False) == "exact"
+    with pytest.raises(BenchmarkInputError, match="upstream counts only the exact"):
+        resolve_rule("lenient", upstream_compat=True)
+    with pytest.raises(BenchmarkInputError, match="answer rule 'loose'"):
+        resolve_rule("loose", upstream_compat=False)
+
+    from evaluation.benchmarks.dpg import DPGBenchmark
+    from evaluation.dpg.prompts import DPGPrompt
+
+    assert DPGBenchmark(upstream_compat=True, judge=ScriptedJudge()).answer_rule == "exact"
+    assert DPGBenchmark(judge=ScriptedJudge()).answer_rule == "lenient"
+    with pytest.raises(BenchmarkInputError, match="exact"):
+        DPGBenchmark(upstream_compat=True, answer_rule="lenient", judge=ScriptedJudge())
+
+    graph = load_dpg_graph(write_csv(tmp_path / "g.csv"))
+    generate_dpg(TwoTone(), [DPGPrompt("A", "x"), DPGPrompt("B", "y")], tmp_path / "img", 1,
+                 progress=False)
+    judge = ScriptedJudge()
+    judge.answer_rule = "lenient"
+    result = score_dpg(tmp_path / "img", graph, judge, progress=False)
+    assert result.meta["answer_rule"] == "lenient"
+    with pytest.raises(BenchmarkInputError, match="upstream counts only the exact"):
+        score_dpg(tmp_path / "img", graph, judge, upstream_compat=True, progress=False)
+    judge.answer_rule = "exact"
+    compat = score_dpg(tmp_path / "img", graph, judge, upstream_compat=True, progress=False)
+    assert compat.meta["answer_rule"] == "exact" and compat.meta["upstream_compat"] is True
