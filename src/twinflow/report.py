@@ -105,9 +105,8 @@ def _load(path: Path) -> tuple[np.ndarray, np.ndarray]:
         return data["images"], data["labels"]
 
 
-def rescore(run_dir: Path, judge: DigitJudge | None = None) -> dict:
-    """Score ``samples_nfe*.npz`` and ``samples_multi.npz`` of a finished demo again with every
-    metric; keeps the other fields of an existing ``summary.json`` (timing, NFE choice)."""
+def sample_files(run_dir: Path) -> tuple[list[Path], Path]:
+    """``samples_nfe<n>.npz`` (by NFE) and ``samples_multi.npz`` of a demo output folder."""
     run_dir = Path(run_dir)
     files = sorted(run_dir.glob("samples_nfe*.npz"),
                    key=lambda p: int(re.sub(r"\D", "", p.stem) or 0))
@@ -117,6 +116,14 @@ def rescore(run_dir: Path, judge: DigitJudge | None = None) -> dict:
             f"{run_dir} lacks samples_nfe<n>.npz or samples_multi.npz; give the folder where "
             "twinflow demo wrote its summary (runs/demo, or runs/demo/<objective>)"
         )
+    return files, multi
+
+
+def rescore(run_dir: Path, judge: DigitJudge | None = None) -> dict:
+    """Score ``samples_nfe*.npz`` and ``samples_multi.npz`` of a finished demo again with every
+    metric; keeps the other fields of an existing ``summary.json`` (timing, NFE choice)."""
+    run_dir = Path(run_dir)
+    files, multi = sample_files(run_dir)
     old_path = run_dir / "summary.json"
     summary = json.loads(old_path.read_text()) if old_path.is_file() else {}
     old_rows = summary.get("rows", {})
@@ -164,4 +171,4 @@ def write_summary(out: Path, summary: dict) -> str:
 
 
 __all__ = ["METRICS", "RATIOS", "add_ratios", "evaluate_run", "format_table", "real_row",
-           "rescore", "write_summary"]
+           "rescore", "sample_files", "write_summary"]

@@ -22,17 +22,21 @@ def main(argv: list[str]) -> None:
                    help="demo output folders (runs/demo, runs/demo/rcgm, ...)")
     p.add_argument("--cache-dir", help="judge cache folder (default $TWINFLOW_CACHE)")
     args = p.parse_args(argv)
-    for folder in args.run_dirs:
+    from twinflow.judge.metrics import DigitJudge
+    from twinflow.report import rescore, sample_files, write_summary
+
+    for folder in args.run_dirs:  # every folder checked before the judges load
         if not folder.is_dir():
             raise SystemExit(f"error: {folder} is not a folder; give a demo run folder")
-    from twinflow.judge.metrics import DigitJudge
-    from twinflow.report import rescore, write_summary
-
+        try:
+            sample_files(folder)
+        except FileNotFoundError as err:
+            raise SystemExit(f"error: {err}") from None
     judge = DigitJudge(cache_dir=args.cache_dir)
     for folder in args.run_dirs:
         try:
             summary = rescore(folder, judge)
-        except (FileNotFoundError, ValueError) as err:
+        except ValueError as err:
             raise SystemExit(f"error: {err}") from None
         print(f"== {folder}\n{write_summary(folder, summary)}")
 
