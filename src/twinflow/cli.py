@@ -25,6 +25,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "tiny-assets": ("twinflow.tiny_assets", "tiny checkpoints and images for experiments/tiny"),
     "report": ("twinflow.tracking.report_page",
                "FD per NFE and over training for the runs of an MLflow experiment"),
+    "dashboard-check": ("twinflow.tracking.dashboard_check",
+                        "the MLflow dashboard checked in headless Chromium, with screenshots"),
     "rescore": ("twinflow.rescore", "every digit metric for a finished demo's sample files"),
 }
 LIGHTNING = ("fit", "validate", "test", "predict")
