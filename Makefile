@@ -11,7 +11,7 @@ RUN ?= runs/demo
 BENCHMARKS ?= $(or $(TWINFLOW_BENCHMARKS),../shared/benchmarks)
 
 .DEFAULT_GOAL := help
-.PHONY: help setup demo test test-slow lint toy tiny compare eval fetch-benchmarks mlflow-ui report clean
+.PHONY: help setup demo test test-slow lint toy tiny compare eval fetch-benchmarks mlflow-ui report dashboard-check clean
 
 help: ## List the targets
 	@grep -hE '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  %-18s %s\n", $$1, $$2}'
@@ -69,6 +69,9 @@ mlflow-ui: setup ## MLflow dashboard of the project's store (every fit, demo pha
 
 report: setup ## FD per NFE and over training for the runs of one experiment (runs/report/report.html)
 	$(VENV)/bin/twinflow report $(if $(EXPERIMENT),--experiment $(EXPERIMENT))
+
+dashboard-check: setup ## The MLflow dashboard checked in headless Chromium (runs, params, tags, curves, grids); PNGs in runs/dashboard
+	$(VENV)/bin/twinflow dashboard-check --store $(STORE) --out $(or $(SHOTS),runs/dashboard) $(if $(EXPERIMENT),--experiment $(EXPERIMENT))
 
 clean: ## Remove run outputs (keeps .venv)
 	rm -rf runs
