@@ -11,7 +11,7 @@ RUN ?= runs/demo
 BENCHMARKS ?= $(or $(TWINFLOW_BENCHMARKS),../shared/benchmarks)
 
 .DEFAULT_GOAL := help
-.PHONY: help setup demo test test-slow lint toy tiny compare eval fetch-benchmarks mlflow-ui report dashboard-check clean
+.PHONY: help setup demo test test-slow lint toy tiny compare eval fetch-benchmarks mlflow-ui report dashboard-check bench bench-quick clean
 
 help: ## List the targets
 	@grep -hE '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  %-18s %s\n", $$1, $$2}'
@@ -72,6 +72,13 @@ report: setup ## FD per NFE and over training for the runs of one experiment (ru
 
 dashboard-check: setup ## The MLflow dashboard checked in headless Chromium (runs, params, tags, curves, grids); PNGs in runs/dashboard
 	$(VENV)/bin/twinflow dashboard-check --store $(STORE) --out $(or $(SHOTS),runs/dashboard) $(if $(EXPERIMENT),--experiment $(EXPERIMENT))
+
+BENCH_OUT ?= runs/bench
+bench: setup ## Step cost, sampling cost, quality vs NFE + lambda sweep into runs/bench (<= 45 min; QUICK=1: <= 5)
+	$(PY) benchmarks/bench_all.py --out $(BENCH_OUT) $(if $(QUICK),--quick) $(BENCH_ARGS)
+
+bench-quick: ## make bench QUICK=1: every benchmark at smoke size
+	$(MAKE) bench QUICK=1
 
 clean: ## Remove run outputs (keeps .venv)
 	rm -rf runs

@@ -64,6 +64,8 @@ def markdown(results: dict) -> str:
     n = max((v["fd"]["n"] for per in summary.values() for v in per.values()), default=0)
     lines.append(f"\n{n} training seed(s) per method; {results['config']['per_digit']} samples "
                  "per digit; error bars are std over seeds.")
+    if results.get("partial"):
+        lines.append(f"\n**Partial results: {results['partial']}.**")
     return "\n".join(lines)
 
 

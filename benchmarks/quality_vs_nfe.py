@@ -108,13 +108,24 @@ def job(task: dict) -> dict:
 
 
 # ---- driver ----------------------------------------------------------------------------
-def run_pool(tasks: list[dict], jobs: int) -> list[dict]:
+def run_pool(tasks: list[dict], jobs: int, each=None) -> list[dict]:
+    """``job`` over ``tasks`` in ``jobs`` processes (1 thread each); ``each(done)`` after every
+    finished task with the results so far (partial outputs of a long run)."""
+    done: list[dict] = []
     if jobs == 1:
         _init_worker(1)
-        return [job(t) for t in tasks]
-    ctx = mp.get_context("spawn")
-    with ctx.Pool(jobs, initializer=_init_worker, initargs=(1,)) as pool:
-        return list(pool.imap_unordered(job, tasks))
+        results = (job(t) for t in tasks)
+    else:
+        pool = mp.get_context("spawn").Pool(jobs, initializer=_init_worker, initargs=(1,))
+        results = pool.imap_unordered(job, tasks)
+    for row in results:
+        done.append(row)
+        if each is not None:
+            each(done)
+    if jobs != 1:
+        pool.close()
+        pool.join()
+    return done
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -201,8 +212,8 @@ def main(argv: list[str] | None = None) -> dict:
                      "objective": table[m]["objective"], "nfes": table[m]["nfes"],
                      "run_dir": str(work / f"{m}_seed{s}")}
              for s in range(args.seeds) for m in table]
-    tasks.sort(key=lambda t: -steps[t["method"]] * step_s.get(t["method"], 1))
-    runs = run_pool(tasks, args.jobs)
+    # Seed by seed, the longest first: a run stopped early still has whole seeds.
+    tasks.sort(key=lambda t: (t["seed"], -steps[t["method"]] * step_s.get(t["method"], 1)))
     from quality_report import summarize, write_outputs
 
     results = {
@@ -212,10 +223,14 @@ def main(argv: list[str] | None = None) -> dict:
         "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
         "step_s": step_s, "steps": steps, "shares": {m: table[m].get("share") for m in table},
         "original": pretrain["scores"] if pretrain else None,
-        "runs": runs, "summary": summarize(runs),
     }
-    results["wall_s"] = round(time.time() - started, 1)
-    write_outputs(results, out, mlflow=not args.no_mlflow)
+
+    def write(runs: list[dict], final: bool = False) -> None:
+        results.update(runs=runs, summary=summarize(runs), wall_s=round(time.time() - started, 1),
+                       partial=None if final else f"{len(runs)} of {len(tasks)} runs done")
+        write_outputs(results, out, mlflow=final and not args.no_mlflow)
+
+    write(run_pool(tasks, args.jobs, each=write), final=True)
     print((out / "results.md").read_text())
     print(f"wall time {results['wall_s']:.0f} s; outputs in {out}")
     return results
