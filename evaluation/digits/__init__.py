@@ -2,7 +2,9 @@
 
 (a) generate: `generate_digits(generator, load_digit_prompts(per_digit), outdir, nfe)`
 (b) score:    `score_digits(outdir, prompts, DigitJudge())` -> accuracy (overall), per-digit
-              accuracy (per_tag), FD and relative diversity (meta["metrics"])
+              accuracy (per_tag) and every metric of `DigitJudge.score` (meta["metrics"])
+
+Prompts and chunk seeds follow `twinflow.judge.protocol`, like the demo and `DigitQuality`.
 
 Runs fully offline: the judge trains once on the bundled MNIST-5k and is cached.
 """
