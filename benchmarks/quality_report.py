@@ -144,8 +144,9 @@ def plot_grids(results: dict, path: Path) -> None:
         return
     fig, axes = plt.subplots(1, len(panels), figsize=(1.6 * len(panels), 3.8))
     for ax, (title, images) in zip(np.atleast_1d(axes), panels):
-        imgs = np.asarray(images, np.uint8).reshape(10, -1, 28, 28)
-        ax.imshow(np.concatenate(np.concatenate(imgs, axis=2), axis=0), cmap="gray")
+        imgs = np.asarray(images, np.uint8).reshape(10, -1, 28, 28)  # (digit, sample, H, W)
+        ax.imshow(np.concatenate([np.concatenate(list(row), axis=1) for row in imgs]),
+                  cmap="gray")
         ax.set_title(title, fontsize=8)
         ax.axis("off")
     fig.tight_layout()
