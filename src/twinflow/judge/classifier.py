@@ -114,23 +114,24 @@ def cached_model(
     cache_dir: str | Path | None = None,
 ) -> nn.Module:
     """``<cache>/<name>_<data digest>.safetensors`` if present, else ``train()`` and save it."""
-    cache = Path(cache_dir) if cache_dir else default_cache_dir()
-    path = _cache_path(cache, name)
+    path = cache_path(cache_dir, name)
     if path.is_file():
         model = build()
         model.load_state_dict(load_file(path))
         return model.eval()
     model = train()
-    cache.mkdir(parents=True, exist_ok=True)
+    path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
     save_file(model.state_dict(), tmp)
     os.replace(tmp, path)  # two first users at once: each writes its own file, one wins
     return model
 
 
-def _cache_path(cache_dir: Path, name: str) -> Path:
+def cache_path(cache_dir: str | Path | None, name: str) -> Path:
+    """``<cache>/<name>_<digest of the MNIST-5k file>.safetensors`` (default cache folder:
+    ``$TWINFLOW_CACHE``)."""
     digest = hashlib.sha256(mnist5k_path().read_bytes()).hexdigest()[:12]
-    return cache_dir / f"{name}_{digest}.safetensors"
+    return (Path(cache_dir) if cache_dir else default_cache_dir()) / f"{name}_{digest}.safetensors"
 
 
 def load_or_train_classifier(cache_dir: str | Path | None = None) -> DigitClassifier:

@@ -77,7 +77,8 @@ class DigitJudge:
         cache_dir: judge cache folder (default ``$TWINFLOW_CACHE``).
         real: the reference digits (default: the MNIST-5k held-out split).
         second: the held-out second judge (default: cached, trained on first use).
-        pixel: the pixel-FD projection (default: PCA on the MNIST-5k train split vs ``real``).
+        pixel: the pixel-FD projection (default: the cached PCA of the MNIST-5k train split,
+            against ``real``).
     """
 
     def __init__(
@@ -91,7 +92,7 @@ class DigitJudge:
         self.classifier = classifier or load_or_train_classifier(cache_dir)
         self.second = second or load_or_train_second_judge(cache_dir)
         real = real if real is not None else load_mnist5k("heldout")
-        self.pixel = pixel or PixelFD.fit(load_mnist5k("train"), real)
+        self.pixel = pixel or PixelFD.cached(real, cache_dir)
         self.real_images, self.real_labels = real.images, np.asarray(real.labels)
         self.real_features = self.features(real.images)
         self.real_features2 = _run(self.second, real.images)[0]

@@ -10,12 +10,16 @@ invariant under orthogonal maps.
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
+
 import numpy as np
 
 from twinflow.data.digits import DigitImages
 from twinflow.judge.distances import frechet_distance
 
 DIMS = 64
+RECIPE_VERSION = "v1"
 
 
 def flat_pixels(images: np.ndarray) -> np.ndarray:
@@ -28,6 +32,19 @@ def flat_pixels(images: np.ndarray) -> np.ndarray:
     return arr.reshape(len(arr), -1).astype(np.float64) / 255.0
 
 
+def pca_basis(images: np.ndarray, dims: int = DIMS) -> tuple[np.ndarray, np.ndarray]:
+    """Mean ``(784,)`` and the top-``dims`` principal axes ``(784, dims)`` of the pixels.
+
+    Eigenvectors of the ``(784, 784)`` covariance (the right singular vectors of the centred
+    data; much cheaper than an SVD of the ``(N, 784)`` matrix)."""
+    x = flat_pixels(images)
+    mean = x.mean(0)
+    centred = x - mean
+    values, vectors = np.linalg.eigh(centred.T @ centred)
+    order = np.argsort(values)[::-1][:dims]
+    return mean, np.ascontiguousarray(vectors[:, order])
+
+
 class PixelFD:
     """``PixelFD(mean (784,), basis (784, dims), reference (M, 28, 28))``; call on images."""
 
@@ -38,10 +55,25 @@ class PixelFD:
     @classmethod
     def fit(cls, train: DigitImages, reference: DigitImages, dims: int = DIMS) -> PixelFD:
         """PCA on ``train`` (never on ``reference``), FD against ``reference``."""
-        x = flat_pixels(train.images)
-        mean = x.mean(0)
-        _, _, vt = np.linalg.svd(x - mean, full_matrices=False)
-        return cls(mean, vt[:dims].T, reference.images)
+        return cls(*pca_basis(train.images, dims), reference.images)
+
+    @classmethod
+    def cached(cls, reference: DigitImages, cache_dir: str | Path | None = None) -> PixelFD:
+        """The PCA of the MNIST-5k train split, cached beside the judges."""
+        from safetensors.numpy import load_file, save_file
+
+        from twinflow.data.digits import load_mnist5k
+        from twinflow.judge.classifier import cache_path
+
+        path = cache_path(cache_dir, f"pixel_pca{DIMS}_{RECIPE_VERSION}")
+        if not path.is_file():
+            mean, basis = pca_basis(load_mnist5k("train").images, DIMS)
+            path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
+            save_file({"mean": mean, "basis": basis}, tmp)
+            os.replace(tmp, path)
+        parts = load_file(path)
+        return cls(parts["mean"], parts["basis"], reference.images)
 
     def project(self, images: np.ndarray) -> np.ndarray:
         """``(N, 28, 28[, 1])`` -> ``(N, dims)`` PCA coordinates."""
@@ -51,4 +83,4 @@ class PixelFD:
         return frechet_distance(self.project(images), self.reference)
 
 
-__all__ = ["DIMS", "PixelFD", "flat_pixels"]
+__all__ = ["DIMS", "PixelFD", "flat_pixels", "pca_basis"]
