@@ -99,13 +99,17 @@ def build_objective(cfg: dict):
     return o.TwinFlowObjective(**args)
 
 
-def make_module(spec: dict, method: str, ema: bool, device: torch.device):
+def make_module(spec: dict, method: str, ema: bool, device: torch.device, precision: str):
     from twinflow.module import TwinFlowModule
 
+    cfg = objective(method, spec["recipe"])
+    guidance = cfg["init_args"].get("guidance") or {}
+    if precision != "config" and guidance.get("ratio"):
+        guidance["precision"] = precision
     torch.manual_seed(0)  # the same initial weights for every configuration
     module = TwinFlowModule(
         network=lambda: instantiate(spec["net"]),
-        objective=build_objective(objective(method, spec["recipe"])),
+        objective=build_objective(cfg),
         optimizer=lambda params: torch.optim.AdamW(params, lr=1e-4),
         ema_decay=0.999 if ema else None,
     )
@@ -136,9 +140,9 @@ def random_batch(spec: dict, batch: int, device: torch.device):
 class Config:
     """One module (method, EMA) with its step, call counter and measurements."""
 
-    def __init__(self, spec, method, ema, device, autocast) -> None:
+    def __init__(self, spec, method, ema, device, autocast, precision="config") -> None:
         self.method, self.ema, self.device, self.autocast = method, ema, device, autocast
-        self.module, self.opt = make_module(spec, method, ema, device)
+        self.module, self.opt = make_module(spec, method, ema, device, precision)
         self.times: list[float] = []
         self.calls: list[tuple[int, bool]] | None = None
         nets = [self.module.network] + ([self.module.ema.shadow] if ema else [])
@@ -201,7 +205,8 @@ def measure(name: str, batch_size: int, args, device: torch.device) -> list[dict
     spec = NETWORKS[name]
     autocast = device.type == "cuda" and name == "sana_600m"
     batch = random_batch(spec, batch_size, device)
-    configs = [Config(spec, m, ema, device, autocast) for ema in (True, False) for m in METHODS]
+    configs = [Config(spec, m, ema, device, autocast, args.guidance_precision)
+               for ema in (True, False) for m in METHODS]
     for cfg in configs:
         for i in range(args.warmup):
             cfg.step(batch, i)
@@ -274,6 +279,9 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--repeats", type=int, help="timed steps per configuration")
     p.add_argument("--warmup", type=int, default=1)
     p.add_argument("--threads", type=int, help="torch CPU threads (default: torch's)")
+    p.add_argument("--guidance-precision", choices=("config", "fp32", "bf16"), default="config",
+                   help="override the recipe's guidance precision (bf16 is slow on CPUs "
+                   "without bf16 units)")
     args = p.parse_args(argv)
     if args.device == "cuda" and not torch.cuda.is_available():
         p.error("--device cuda: no CUDA device here; run on a GPU machine or use --device cpu")
@@ -298,7 +306,8 @@ def main(argv: list[str] | None = None) -> None:
         for b in args.batch or NETWORKS[name]["batch"]:
             rows.extend(measure(name, b, args, device))
             print(f"measured {name} batch {b}", file=sys.stderr, flush=True)
-    result = {"machine": machine(device), "repeats": args.repeats, "rows": rows}
+    result = {"machine": machine(device), "repeats": args.repeats,
+              "guidance_precision": args.guidance_precision, "rows": rows}
     md = table(rows)
     (out / "step_cost.json").write_text(json.dumps(result, indent=1))
     (out / "step_cost.md").write_text(md)
