@@ -17,6 +17,7 @@ NFE costs one network call plus a few elementwise ops.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -28,6 +29,17 @@ from twinflow.path import estimates
 from twinflow.sampling.time_grid import TimeGrid
 
 Style = Literal["few", "any", "mul"]
+
+
+@functools.lru_cache(maxsize=256)
+def _time_table(grid: TimeGrid, steps: int, style: str) -> tuple[tuple[float, ...], ...]:
+    """Per step ``(t, r, t_next, r_2)`` as floats: the grid and the style's target times."""
+    g = grid(steps).tolist()
+    return tuple(
+        (g[k], {"few": 0.0, "any": g[k + 1], "mul": g[k]}[style], g[k + 1],
+         0.0 if style == "few" else g[k + 1])
+        for k in range(steps)
+    )
 
 
 @dataclass(frozen=True)
@@ -60,20 +72,15 @@ class AnyStepSampler:
         return {"few": 0.0, "any": t_next, "mul": t}[self.style]
 
     def schedule(self, batch: int, device: torch.device | str) -> list[tuple[Tensor, ...]]:
-        """Per step ``(t, r, t_next, r_2)`` as ``(batch,)`` float32 tensors, built once.
+        """Per step ``(t, r, t_next, r_2)`` as ``(batch,)`` float32 tensors (expanded views).
 
-        ``r_2`` is the Heun call's target time (``order = 2``).  Built with one transfer of
-        the grid to ``device``; the sampling loop then allocates no times and never syncs.
+        ``r_2`` is the Heun call's target time (``order = 2``).  The time table is computed
+        once per setting (cached) and reaches ``device`` in one transfer; the sampling loop
+        then allocates no times and never syncs.
         """
-        grid = self.grid(self.steps).tolist()
-        rows = []
-        for k in range(self.steps):
-            t, t_next = grid[k], grid[k + 1]
-            rows.append([t, self.target_time(t, t_next), t_next,
-                         0.0 if self.style == "few" else t_next])
+        rows = _time_table(self.grid, self.steps, self.style)
         table = torch.tensor(rows, dtype=torch.float32).to(device)  # (steps, 4)
-        expanded = table[:, :, None].expand(-1, -1, batch).contiguous()
-        return [tuple(expanded[k]) for k in range(self.steps)]
+        return [tuple(v.expand(batch) for v in row.unbind(0)) for row in table.unbind(0)]
 
     @torch.no_grad()
     def sample(
@@ -84,12 +91,11 @@ class AnyStepSampler:
         generator: torch.Generator | None = None,
     ) -> Tensor:
         """Integrate from ``noise`` (``(B, *shape)``, the state at ``t = grid[0]``) to data."""
-        grid = self.grid(self.steps).tolist()
         x = noise
-        schedule = self.schedule(x.shape[0], x.device)
+        times = _time_table(self.grid, self.steps, self.style)
         s = self.stochastic_ratio
-        for k, (tt, rr, tn, r2) in enumerate(schedule):
-            t_next = grid[k + 1]
+        for k, (tt, rr, tn, r2) in enumerate(self.schedule(x.shape[0], x.device)):
+            t_next = times[k][2]
             velocity = net(x, tt, rr, cond).to(x.dtype)
             if self.order == 2:
                 proposal = estimates(x, tt, velocity).at(t_next)
