@@ -191,6 +191,25 @@ def test_no_grad_passes_that_share_a_network_are_one_call(ema, online, targeted)
         assert [n for n, _ in target_log.calls] == [2 * base, base, base]
 
 
+def test_calls_keep_the_autocast_state_of_bf16_mixed_training():
+    """Under an outer autocast the fakes, RCGM and the probe run in it, as plain calls do;
+    fp32 guidance turns it off, so it does not join the fakes' call."""
+    obj, (net, _), (x, cond, null) = objective("twinflow", "mask"), networks(False), data()
+    states = []
+
+    class Probe(torch.nn.Module):
+        def forward(self, x, t, r, c=None):
+            states.append((x.shape[0], torch.is_autocast_enabled("cpu")))
+            return net(x, t, r, c)
+
+    with torch.autocast("cpu", torch.bfloat16):
+        obj(Probe(), x, cond, null)
+    counts = obj.partition.counts(ROWS)
+    base = ROWS - counts["adv"]
+    assert states == [(counts["adv"], True), (2 * base, False), (ROWS, True),
+                      (base + 2 * counts["e2e"], True), (base, True)]
+
+
 class SyncLog(TorchDispatchMode):
     """Records the aten ops that make the host wait for the device."""
 

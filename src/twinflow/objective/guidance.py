@@ -57,10 +57,6 @@ class GuidedVelocity:
                 f"GuidedVelocity.t_range must satisfy 0 <= lo <= hi <= 1, got {self.t_range}"
             )
 
-    @property
-    def bf16(self) -> bool:
-        return self.precision == "bf16"
-
     def plan(
         self,
         x_t: Tensor,
@@ -98,7 +94,7 @@ class GuidedVelocity:
         plan = self.plan(x_t, t, cond, null_cond, use_index(row_select, x_t.device))
         if plan is None:
             return v
-        return plan.apply(v, joint_call(net, [plan.input], self.bf16)[0])
+        return plan.apply(v, joint_call(net, [plan.input], self.precision)[0])
 
     @staticmethod
     def _is_null(cond: Conditioning, null_cond: Conditioning) -> torch.Tensor:

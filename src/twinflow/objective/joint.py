@@ -21,6 +21,7 @@ row by row, so the values equal separate calls up to round-off.
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass
 
 import torch
@@ -79,11 +80,13 @@ class NetInput:
 
 @torch.no_grad()
 def joint_call(
-    net: VelocityNetwork, inputs: list[NetInput], bf16: bool = False
+    net: VelocityNetwork, inputs: list[NetInput], precision: str | None = None
 ) -> list[Tensor]:
     """``F`` on the concatenated ``inputs`` in one forward; one ``(n_i, *shape)`` output each.
 
-    ``bf16`` runs the call under bfloat16 autocast and returns the first input's dtype.
+    ``precision``: ``None`` keeps the caller's autocast state (as a plain ``net(...)`` call);
+    ``"bf16"`` runs under bfloat16 autocast, ``"fp32"`` with autocast off; both return the
+    first input's dtype.
     No call is made when every input is empty.
     """
     if not inputs:
@@ -96,9 +99,11 @@ def joint_call(
     t = inputs[0].t if one else torch.cat([i.t for i in inputs])
     r = inputs[0].r if one else torch.cat([i.r for i in inputs])
     cond = inputs[0].cond if one else cat_cond([i.cond for i in inputs])
-    with torch.autocast(x.device.type, torch.bfloat16, enabled=bf16):
+    region = contextlib.nullcontext() if precision is None else torch.autocast(
+        x.device.type, torch.bfloat16, enabled=precision == "bf16")
+    with region:
         out = net(x, t, r, cond)
-    if bf16:
+    if precision is not None:
         out = out.to(inputs[0].x.dtype)
     return [out] if one else list(out.split(sizes))
 
