@@ -55,6 +55,7 @@ SLIDER_END = """(() => { const s = document.querySelector('[role="dialog"] [role
           s.getAttribute('aria-valuenow') === s.getAttribute('aria-valuemax')]; })()"""
 IMAGE_SHOWN = """(part => Array.from(document.querySelectorAll('[role="dialog"] img')).some(i => {
   if (!decodeURIComponent(i.src).includes(part) || !i.complete || !i.naturalWidth) return false;
+  i.scrollIntoView({block: 'center'});  // below a long param list: as a user scrolls to it
   const r = i.getBoundingClientRect();
   return document.elementFromPoint(r.x + r.width / 2, r.y + r.height / 2) === i; }))(%s)"""
 
