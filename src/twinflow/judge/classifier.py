@@ -121,8 +121,12 @@ def cached_model(
         return model.eval()
     model = train()
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
+    from twinflow.data.latent_cache import temp_name
+    from twinflow.file_modes import honour_umask
+
+    tmp = temp_name(path)
     save_file(model.state_dict(), tmp)
+    honour_umask(tmp)  # safetensors makes 0600; a shared cache is read by the group too
     os.replace(tmp, path)  # two first users at once: each writes its own file, one wins
     return model
 

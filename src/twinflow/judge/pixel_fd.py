@@ -69,8 +69,12 @@ class PixelFD:
         if not path.is_file():
             mean, basis = pca_basis(load_mnist5k("train").images, DIMS)
             path.parent.mkdir(parents=True, exist_ok=True)
-            tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
+            from twinflow.data.latent_cache import temp_name
+            from twinflow.file_modes import honour_umask
+
+            tmp = temp_name(path)
             save_file({"mean": mean, "basis": basis}, tmp)
+            honour_umask(tmp)  # safetensors makes 0600
             os.replace(tmp, path)
         parts = load_file(path)
         return cls(parts["mean"], parts["basis"], reference.images)
