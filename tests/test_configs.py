@@ -146,18 +146,30 @@ def test_bad_value_fails_with_one_line_naming_it(tmp_path):
 
 
 def test_every_recipe_sweep_variant_builds_an_objective():
+    """Each sweep variant's objective config instantiates as the CLI would (jsonargparse)."""
     import importlib.util
+
+    from jsonargparse import ArgumentParser
+
+    from twinflow.objective import TwinFlowObjective
 
     spec = importlib.util.spec_from_file_location("recipe_sweep", "benchmarks/recipe_sweep.py")
     sweep = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(sweep)
-    current = sweep.build_objective({})
+
+    def build(overrides: dict) -> TwinFlowObjective:
+        parser = ArgumentParser(exit_on_error=False)
+        parser.add_subclass_arguments(TwinFlowObjective, "objective")
+        config = parser.parse_object({"objective": sweep.build_objective(overrides)})
+        return parser.instantiate_classes(config).objective
+
+    current = build({})
     assert current.guidance.ratio > 0 and current.time_sampler.kind == "logit_normal"
-    reference = sweep.build_objective(sweep.VARIANTS["reference"])
+    reference = build(sweep.VARIANTS["reference"])
     assert reference.partition.adv == 0.25 and reference.time_sampler.kind == "uniform"
     assert reference.guidance.ratio == 0
     for overrides in sweep.VARIANTS.values():
-        sweep.build_objective(overrides)
+        build(overrides)
 
 
 def test_backbone_experiment_without_its_path_is_one_line(tmp_path, monkeypatch, capsys):

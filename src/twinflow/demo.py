@@ -115,6 +115,11 @@ def main(argv: list[str]) -> None:
             raise SystemExit(
                 f"error: {args.experiments / name} not found (run from the repository root)"
             )
+    # Inputs first (one line each), then the checks that build phase 2's Trainer.
+    if args.pretrained and not (args.pretrained / "model.safetensors").is_file():
+        raise SystemExit(
+            f"error: --pretrained {args.pretrained} has no model.safetensors (an export folder)"
+        )
     from twinflow.run_folder import check_run_folder
 
     # Both phases' folders before phase 1 trains: a finished earlier run is never replaced.
@@ -123,10 +128,6 @@ def main(argv: list[str]) -> None:
     check_phase2(args, run)
     started = time.time()
     if args.pretrained:
-        if not (args.pretrained / "model.safetensors").is_file():
-            raise SystemExit(
-                f"error: --pretrained {args.pretrained} has no model.safetensors (an export folder)"
-            )
         pretrained = args.pretrained.resolve()
     else:
         print(f"== phase 1: flow matching, {args.fm_steps} steps")
