@@ -52,7 +52,7 @@ def main(argv: list[str] | None = None) -> None:
     command = importlib.import_module(COMMANDS[name][0])
     from twinflow.console import notes_to_stdout
 
-    notes_to_stdout()  # after the import: Lightning attaches its handlers when imported
+    notes_to_stdout()
     if name in LIGHTNING:
         # LightningCLI reads the subcommand itself; from the console script it takes sys.argv.
         command.main(None if from_sys else args)

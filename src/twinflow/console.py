@@ -24,6 +24,12 @@ class _Below(logging.Filter):
 
 def notes_to_stdout(names: tuple[str, ...] = ("lightning.pytorch", "lightning.fabric")) -> None:
     """INFO records of ``names`` to stdout, WARNING and above to stderr (idempotent)."""
+    # Lightning attaches a stderr handler to these loggers when it is first imported: import it
+    # now, so that a command importing it later does not print every note twice (once to each
+    # stream) and a failing command's stderr keeps only its error line.
+    import lightning.fabric  # noqa: F401
+    import lightning.pytorch  # noqa: F401
+
     for name in names:
         logger = logging.getLogger(name)
         if getattr(logger, "_twinflow_split", False):
