@@ -30,34 +30,19 @@ from pathlib import Path
 
 from twinflow.console import OneLineParser
 from twinflow.tracking.browser import Browser, BrowserError
+from twinflow.tracking.dashboard_js import (
+    CLOSE_ASSISTANT,
+    EXPAND_NESTED,
+    IMAGE_SHOWN,
+    OPEN_CARD,
+    SCROLL_TO_SECTION,
+    SEARCH_CHARTS,
+    SLIDER_END,
+)
 from twinflow.tracking.mlflow_server import MlflowServer, ServerError
 
 SHOWN_TAGS = ("objective", "phase", "backbone", "dataset")
 IMAGE_FILE = re.compile(r"(.+)\+step\+(\d+)\+timestamp\+\d+\+[0-9a-f-]+\.png")
-CLOSE_ASSISTANT = ("document.querySelector('[data-component-id=\"mlflow.assistant.chat_panel"
-                   ".close\"]')?.click(); true")
-# The runs table nests child runs under a collapsed "+" (the square-plus icon's path).
-EXPAND_NESTED = """(() => { let n = 0;
-  for (const b of document.querySelectorAll('button[data-component-id*="runnamecellrenderer"]'))
-    if (b.querySelector('path[d^="M7.25 7.25V4.5"]')) { b.click(); n++; }
-  return n; })()"""
-SEARCH_CHARTS = 'input[placeholder="Search metric charts"]'
-# An image card opens at step 0 and, in the page, shows the run's params above the image:
-# its full-screen view (the card's expand button) with the slider at its end shows the grid.
-OPEN_CARD = """(key => {
-  for (const b of document.querySelectorAll('[data-component-id="fullscreen_button_chartcard"]'))
-    for (let e = b, i = 0; e && i < 10; e = e.parentElement, i++)
-      if ((e.innerText || '').trim().split('\\n')[0] === key) { b.click(); return true; }
-  return false; })(%s)"""
-SLIDER_END = """(() => { const s = document.querySelector('[role="dialog"] [role="slider"]');
-  if (!s) return null; const r = s.closest('span[dir]').getBoundingClientRect();
-  return [r.x + r.width - 2, r.y + r.height / 2,
-          s.getAttribute('aria-valuenow') === s.getAttribute('aria-valuemax')]; })()"""
-IMAGE_SHOWN = """(part => Array.from(document.querySelectorAll('[role="dialog"] img')).some(i => {
-  if (!decodeURIComponent(i.src).includes(part) || !i.complete || !i.naturalWidth) return false;
-  i.scrollIntoView({block: 'center'});  // below a long param list: as a user scrolls to it
-  const r = i.getBoundingClientRect();
-  return document.elementFromPoint(r.x + r.width / 2, r.y + r.height / 2) === i; }))(%s)"""
 
 
 @dataclass
@@ -135,6 +120,8 @@ def check_runs_view(page: Browser, base: str, runs: list[Expected], out: Path,
           "'quality/')", timeout)
     page.type_into(SEARCH_CHARTS, "quality/nfe1/")  # the 1-NFE curves of every run
     time.sleep(3)
+    page.evaluate(SCROLL_TO_SECTION % _js("quality/nfe1"))
+    time.sleep(2)
     page.screenshot(out / "chart.png")
     return problems
 
@@ -173,6 +160,8 @@ def check_metrics(page: Browser, base: str, run: Expected, out: Path,
     problems = [] if shown else [f"{where} lacks {w.replace(chr(10), ' ')}" for w in wanted
                                  if w not in text]
     page.type_into(SEARCH_CHARTS, "quality/")
+    time.sleep(2)
+    page.evaluate(SCROLL_TO_SECTION % _js("quality/"))
     time.sleep(2)
     page.screenshot(out / f"{run.name}-metrics.png")
     for key, step in run.images.items():
