@@ -44,6 +44,26 @@ def test_a_corrupt_store_is_one_line(tmp_path):
     assert db.read_bytes() == b"not a database at all" * 100  # left as it was
 
 
+def test_an_empty_default_experiment_is_hidden_one_with_runs_kept(tmp_path):
+    from mlflow import MlflowClient
+    from mlflow.entities import ViewType
+
+    uri = f"sqlite:///{tmp_path / 'new' / 'mlflow.db'}"
+    open_store(uri)
+    client = MlflowClient(uri)
+    assert [e.name for e in client.search_experiments()] == []  # the empty Default hidden
+    assert client.get_experiment("0").lifecycle_stage == "deleted"  # restorable, not gone
+    client.create_run(client.create_experiment("study"))
+    open_store(uri)  # idempotent
+    assert [e.name for e in client.search_experiments()] == ["study"]
+
+    kept = f"sqlite:///{tmp_path / 'kept' / 'mlflow.db'}"
+    MlflowClient(kept).create_run("0")  # someone logged into Default before
+    open_store(kept)
+    names = [e.name for e in MlflowClient(kept).search_experiments(ViewType.ACTIVE_ONLY)]
+    assert names == ["Default"]
+
+
 def _demo(run_dir: Path, env: dict, *extra: str) -> None:
     cmd = [sys.executable, "-m", "twinflow.cli", "demo", "--run-dir", str(run_dir),
            "--fm-steps", "2", "--steps", "2", "--per-digit", "10", "--multi-nfes", "4",

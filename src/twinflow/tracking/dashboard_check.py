@@ -171,24 +171,31 @@ def check_metrics(page: Browser, base: str, run: Expected, out: Path,
 
 
 def _check_image(page: Browser, key: str, step: int, shot: Path, where: str,
-                 timeout: float) -> list[str]:
-    """Open ``key``'s image card full screen, slide to its last step, see the grid."""
-    page.type_into(SEARCH_CHARTS, key)
-    if not page.wait_for(OPEN_CARD % _js(key), timeout):
-        return [f"{where} has no image card {key}"]
+                 timeout: float, tries: int = 2) -> list[str]:
+    """Open ``key``'s image card full screen, slide to its last step, see the grid.
+
+    A card whose slider does not move (the dialog still rendering) is closed and opened
+    again, as a user would, up to ``tries`` times."""
     width, height = page.width, page.height
-    page.resize(width, max(height, 1300))  # the full-screen card puts its image low
-    try:
-        if not _slide_to_end(page, timeout):
-            return [f"{where}: the full-screen card {key} has no step slider to move"]
-        part = f"images/{key.replace('/', '~')}+step+{step}+"
-        ok = page.wait_for(IMAGE_SHOWN % _js(part), timeout)
-        page.screenshot(shot)
-    finally:
-        page.press("Escape", 27)
-        page.wait_for("!document.querySelector('[role=\"dialog\"]')", 10)
-        page.resize(width, height)
-    return [] if ok else [f"{where} does not show image {key} at step {step}"]
+    for attempt in range(1, tries + 1):
+        page.type_into(SEARCH_CHARTS, key)
+        if not page.wait_for(OPEN_CARD % _js(key), timeout):
+            return [f"{where} has no image card {key}"]
+        page.resize(width, max(height, 1300))  # the full-screen card puts its image low
+        try:
+            if not _slide_to_end(page, timeout / tries):
+                if attempt < tries:
+                    continue
+                return [f"{where}: the full-screen card {key} has no step slider to move"]
+            part = f"images/{key.replace('/', '~')}+step+{step}+"
+            ok = page.wait_for(IMAGE_SHOWN % _js(part), timeout)
+            page.screenshot(shot)
+            return [] if ok else [f"{where} does not show image {key} at step {step}"]
+        finally:
+            page.press("Escape", 27)
+            page.wait_for("!document.querySelector('[role=\"dialog\"]')", 10)
+            page.resize(width, height)
+    return []
 
 
 def _slide_to_end(page: Browser, timeout: float) -> bool:

@@ -73,7 +73,9 @@ def open_store(uri: str) -> None:
                 _check_sqlite(path)
             from mlflow import MlflowClient
 
-            MlflowClient(uri).search_experiments(max_results=1)  # creates / migrates
+            client = MlflowClient(uri)
+            client.search_experiments(max_results=1)  # creates / migrates
+            hide_empty_default(client)
             relocate_artifacts(path)
     except StoreError:
         raise
@@ -84,6 +86,27 @@ def open_store(uri: str) -> None:
         first = str(err).splitlines()[0] if str(err) else type(err).__name__
         raise StoreError(f"cannot open the MLflow store {path} ({first[:200]}); move it "
                          "away to start a new one, or set MLFLOW_TRACKING_URI") from None
+
+
+def hide_empty_default(client) -> bool:
+    """Delete (restorably) MLflow's "Default" experiment while it holds no run.
+
+    Every run of this project is logged to a named experiment, so an empty "Default" is only
+    noise in the dashboard's list.  One that holds runs is left alone; ``mlflow experiments
+    restore --experiment-id 0`` brings it back.  Returns whether it was hidden now.
+    """
+    from mlflow.entities import LifecycleStage, ViewType
+
+    try:
+        default = client.get_experiment("0")
+    except Exception:  # no experiment 0 in this store: nothing to hide
+        return False
+    if default is None or default.lifecycle_stage != LifecycleStage.ACTIVE:
+        return False
+    if client.search_runs(["0"], run_view_type=ViewType.ALL, max_results=1):
+        return False
+    client.delete_experiment("0")
+    return True
 
 
 def _check_sqlite(path: Path) -> None:
@@ -162,5 +185,5 @@ def end_stale_runs(uri: str, experiment_id: str, keep: str | None = None) -> lis
     return ended
 
 
-__all__ = ["StoreError", "artifact_root", "end_stale_runs", "open_store", "relocate_artifacts",
-           "sqlite_path", "store_uri", "this_process"]
+__all__ = ["StoreError", "artifact_root", "end_stale_runs", "hide_empty_default", "open_store",
+           "relocate_artifacts", "sqlite_path", "store_uri", "this_process"]
