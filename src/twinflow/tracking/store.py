@@ -17,6 +17,10 @@ import socket
 import sqlite3
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from mlflow import MlflowClient
 
 STORE_NAME = "mlflow.db"
 ARTIFACTS_NAME = "mlartifacts"
@@ -88,7 +92,7 @@ def open_store(uri: str) -> None:
                          "away to start a new one, or set MLFLOW_TRACKING_URI") from None
 
 
-def hide_empty_default(client) -> bool:
+def hide_empty_default(client: MlflowClient) -> bool:
     """Delete (restorably) MLflow's "Default" experiment while it holds no run.
 
     Every run of this project is logged to a named experiment, so an empty "Default" is only
@@ -96,10 +100,11 @@ def hide_empty_default(client) -> bool:
     restore --experiment-id 0`` brings it back.  Returns whether it was hidden now.
     """
     from mlflow.entities import LifecycleStage, ViewType
+    from mlflow.exceptions import MlflowException
 
     try:
         default = client.get_experiment("0")
-    except Exception:  # no experiment 0 in this store: nothing to hide
+    except MlflowException:  # no experiment 0 in this store: nothing to hide
         return False
     if default is None or default.lifecycle_stage != LifecycleStage.ACTIVE:
         return False
