@@ -9,6 +9,9 @@ Rows whose condition already is the empty prompt (condition dropout) get no chan
 see ``joint.py``).  ``precision="bf16"`` runs the guidance forward under bfloat16 autocast:
 about 1.7x faster on CPUs and GPUs with bf16 units, and its error (about
 ``ratio * 2**-8 * |F|``) is far below the per-sample noise of the target ``z - x``.
+``precision="auto"`` is bf16 where the device has bf16 units and fp32 elsewhere (emulated
+bf16 made the guidance pair several times slower than fp32 on such a CPU), see
+``twinflow.bf16_units``.
 
 :meth:`GuidedVelocity.plan` returns the network input (the selected rows with their condition,
 then with the null condition) so the objective can join it to another no-grad call;
@@ -22,6 +25,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
+from twinflow.bf16_units import bf16_enabled
 from twinflow.networks.contract import Conditioning, VelocityNetwork
 from twinflow.objective.joint import NetInput, Rows, joint_call, use_index
 
@@ -49,13 +53,20 @@ class GuidedVelocity:
     precision: str = "fp32"
 
     def __post_init__(self) -> None:
-        if self.precision not in ("fp32", "bf16"):
-            raise ValueError(f"GuidedVelocity.precision={self.precision!r}: use 'fp32' or 'bf16'")
+        if self.precision not in ("fp32", "bf16", "auto"):
+            raise ValueError(
+                f"GuidedVelocity.precision={self.precision!r}: use 'fp32', 'bf16' or 'auto'")
         lo, hi = self.t_range
         if not 0 <= lo <= hi <= 1:
             raise ValueError(
                 f"GuidedVelocity.t_range must satisfy 0 <= lo <= hi <= 1, got {self.t_range}"
             )
+
+    def resolved_precision(self, device: str) -> str:
+        """``"bf16"`` or ``"fp32"`` on ``device`` ("cpu", "cuda"): ``auto`` decided there."""
+        if self.precision != "auto":
+            return self.precision
+        return "bf16" if bf16_enabled(device) else "fp32"
 
     def plan(
         self,
@@ -94,7 +105,8 @@ class GuidedVelocity:
         plan = self.plan(x_t, t, cond, null_cond, use_index(row_select, x_t.device))
         if plan is None:
             return v
-        return plan.apply(v, joint_call(net, [plan.input], self.precision)[0])
+        precision = self.resolved_precision(x_t.device.type)
+        return plan.apply(v, joint_call(net, [plan.input], precision)[0])
 
     @staticmethod
     def _is_null(cond: Conditioning, null_cond: Conditioning) -> torch.Tensor:

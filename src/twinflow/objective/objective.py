@@ -177,13 +177,14 @@ class TwinFlowObjective:
             first.append(NetInput(z[adv], ones, torch.zeros_like(ones), index_cond(cond, adv)))
         guide = None if not adv.start else self.guidance.plan(
             x_in[base], t[base], index_cond(cond, base), index_cond(null_rows, base), index)
-        joined = guide is not None and shared and self.guidance.precision == "fp32" and (
+        guide_precision = self.guidance.resolved_precision(x.device.type)
+        joined = guide is not None and shared and guide_precision == "fp32" and (
             not torch.is_autocast_enabled(x.device.type))  # else not the fakes' precision
         outs = joint_call(net, first + ([guide.input] if joined else []))
         v_base = v[base]
         if guide is not None:
             out = outs[-1] if joined else joint_call(
-                target_net, [guide.input], self.guidance.precision)[0]
+                target_net, [guide.input], guide_precision)[0]
             v_base = guide.apply(v_base, out)
         if n_adv:
             # L_adv inputs: the generator's own samples x_f = z - F(z, 1, 0) on the twin path.

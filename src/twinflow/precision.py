@@ -1,0 +1,57 @@
+"""bf16 mixed precision where the hardware computes bf16 natively, fp32 elsewhere.
+
+On a CPU with AVX512-BF16 or AMX, bf16 autocast roughly halves the cost of the digits
+U-Net's convolutions (the step is compute-bound at the fp32 peak there); on a CPU without
+bf16 units the same autocast is emulated and several times *slower*. A config therefore
+cannot name one precision that is fast on every machine of a kind: ``NativeBF16Precision``
+decides when the run starts (:func:`twinflow.bf16_units.bf16_enabled`), logs the decision
+once, and is otherwise Lightning's ``MixedPrecision("bf16-mixed")``. Results then differ
+between machines with and without bf16 units by bf16 round-off (each is deterministic).
+
+Use it in a config::
+
+    trainer:
+      plugins:
+        - class_path: twinflow.precision.NativeBF16Precision
+          init_args: {device: cpu}
+
+``TWINFLOW_BF16=0`` forces fp32 and ``TWINFLOW_BF16=1`` forces bf16 (e.g. to compare).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+
+import torch
+from lightning.pytorch.plugins.precision import MixedPrecision
+
+from twinflow.bf16_units import ENV, bf16_enabled
+
+log = logging.getLogger(__name__)
+
+
+class NativeBF16Precision(MixedPrecision):
+    """``bf16-mixed`` autocast on ``device`` where it has bf16 units, else plain fp32.
+
+    Args:
+        device: the autocast device type of the run's accelerator, ``"cpu"`` or ``"cuda"``.
+    """
+
+    def __init__(self, device: str = "cpu") -> None:
+        if device not in ("cpu", "cuda"):
+            raise ValueError(f"NativeBF16Precision(device={device!r}): use 'cpu' or 'cuda'")
+        super().__init__(precision="bf16-mixed", device=device)
+        self.enabled = bf16_enabled(device)
+        # What Lightning reports as trainer.precision (and the MLflow params show).
+        self.precision = "bf16-mixed" if self.enabled else "32-true"
+        log.info("precision: %s on %s (%s)", self.precision, device,
+                 f"{ENV} set" if os.environ.get(ENV) else
+                 "bf16 units found" if self.enabled else "no bf16 units")
+
+    def autocast_context_manager(self) -> torch.autocast:
+        return torch.autocast(self.device, dtype=torch.bfloat16, enabled=self.enabled,
+                              cache_enabled=False)
+
+
+__all__ = ["NativeBF16Precision"]
