@@ -39,6 +39,8 @@ sys.path.insert(0, str(ROOT / "src"))
 from digit_scoring import judge, score  # noqa: E402
 from module_fit import objective_config, twin_share_partition  # noqa: E402
 
+from twinflow.bf16_units import has_native_bf16  # noqa: E402
+
 SHARES = (1 / 6, 1 / 3, 1 / 2, 2 / 3)
 
 
@@ -55,14 +57,6 @@ def methods() -> dict[str, dict]:
             "objective": objective_config("twinflow", partition=twin_share_partition(share)),
             "nfes": [1, 2], "share": share}
     return table
-
-
-def cpu_has_bf16() -> bool:
-    try:
-        flags = Path("/proc/cpuinfo").read_text()
-    except OSError:
-        return False
-    return "avx512_bf16" in flags or "amx_bf16" in flags
 
 
 def set_guidance_precision(objective: dict, precision: str) -> dict:
@@ -136,7 +130,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--fm-steps", type=int, help="phase-1 steps when trained here (600)")
     p.add_argument("--budget-s", type=float,
                    help="fine-tuning wall-clock seconds per run, converted to steps per method "
-                   "(150)")
+                   "(120)")
     p.add_argument("--steps", nargs="*", default=[], metavar="METHOD=N",
                    help="fixed step counts instead of the calibration (e.g. twinflow=150)")
     p.add_argument("--calib-steps", type=int, help="steps timed per method (8)")
@@ -150,7 +144,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                    help="defaults 1 seed, 60 phase-1 steps, 6 s budgets, 5 per digit (a smoke run)")
     p.add_argument("--no-mlflow", action="store_true")
     args = p.parse_args(argv)
-    defaults = {"seeds": 3, "fm_steps": 600, "budget_s": 150.0, "per_digit": 20, "calib_steps": 8}
+    defaults = {"seeds": 3, "fm_steps": 600, "budget_s": 120.0, "per_digit": 20, "calib_steps": 8}
     if args.quick:
         defaults |= {"seeds": 1, "fm_steps": 60, "budget_s": 6.0, "per_digit": 5, "calib_steps": 4}
     for name, value in defaults.items():
@@ -183,7 +177,7 @@ def main(argv: list[str] | None = None) -> dict:
     table = {k: v for k, v in methods().items() if not args.methods or k in args.methods}
     precision = args.guidance_precision
     if precision == "auto":
-        precision = "config" if cpu_has_bf16() else "fp32"
+        precision = "config" if has_native_bf16("cpu") else "fp32"
     for spec in table.values():
         set_guidance_precision(spec["objective"], precision)
     judge()  # loads the judge (trains it once into the cache) before the workers start

@@ -270,7 +270,8 @@ def machine(device: torch.device) -> dict:
 
 def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--quick", action="store_true", help="few repeats (about 2 min on a CPU)")
+    p.add_argument("--quick", action="store_true",
+                   help="3 repeats, smallest batch per network (about 1 min on a CPU)")
     p.add_argument("--device", choices=("cpu", "cuda"), default="cpu")
     p.add_argument("--out", default="runs/bench", help="folder for step_cost.json / .md")
     p.add_argument("--network", nargs="+", choices=list(NETWORKS),
@@ -289,7 +290,7 @@ def main(argv: list[str] | None = None) -> None:
         p.error("--network sana_600m needs --device cuda (0.6 B parameters at 512^2)")
     if args.batch and min(args.batch) < 4:
         p.error("--batch must be >= 4 (every group of the partition needs rows)")
-    args.repeats = args.repeats or (5 if args.quick else 20)
+    args.repeats = args.repeats or (3 if args.quick else 20)
     if args.repeats < 1 or args.warmup < 0:
         p.error("--repeats must be >= 1 and --warmup >= 0")
     out = Path(args.out)
@@ -303,7 +304,9 @@ def main(argv: list[str] | None = None) -> None:
     device = torch.device(args.device)
     rows = []
     for name in args.network:
-        for b in args.batch or NETWORKS[name]["batch"]:
+        # --quick is a smoke run: the digits U-Net at batch 512 alone took 4 of its 6.5 min.
+        default = NETWORKS[name]["batch"][:1] if args.quick else NETWORKS[name]["batch"]
+        for b in args.batch or default:
             rows.extend(measure(name, b, args, device))
             print(f"measured {name} batch {b}", file=sys.stderr, flush=True)
     result = {"machine": machine(device), "repeats": args.repeats,
