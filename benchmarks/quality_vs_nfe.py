@@ -103,11 +103,12 @@ def job(task: dict) -> dict:
 
 # ---- driver ----------------------------------------------------------------------------
 def run_pool(tasks: list[dict], jobs: int, each=None) -> list[dict]:
-    """``job`` over ``tasks`` in ``jobs`` processes (1 thread each); ``each(done)`` after every
-    finished task with the results so far (partial outputs of a long run)."""
+    """``job`` over ``tasks`` in ``jobs`` processes (1 thread each; one job, e.g. phase 1, gets
+    every core); ``each(done)`` after every finished task with the results so far (partial
+    outputs of a long run)."""
     done: list[dict] = []
     if jobs == 1:
-        _init_worker(1)
+        _init_worker(len(os.sched_getaffinity(0)))
         results = (job(t) for t in tasks)
     else:
         pool = mp.get_context("spawn").Pool(jobs, initializer=_init_worker, initargs=(1,))

@@ -290,7 +290,7 @@ def main(argv: list[str] | None = None) -> None:
         p.error("--network sana_600m needs --device cuda (0.6 B parameters at 512^2)")
     if args.batch and min(args.batch) < 4:
         p.error("--batch must be >= 4 (every group of the partition needs rows)")
-    args.repeats = args.repeats or (3 if args.quick else 20)
+    args.repeats = args.repeats or (3 if args.quick else 10)
     if args.repeats < 1 or args.warmup < 0:
         p.error("--repeats must be >= 1 and --warmup >= 0")
     out = Path(args.out)
