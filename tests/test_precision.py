@@ -79,3 +79,15 @@ def test_a_trainer_takes_it_as_its_precision(monkeypatch):
                          logger=False, enable_checkpointing=False, enable_progress_bar=False)
     assert trainer.precision == "32-true"
     assert isinstance(trainer.precision_plugin, NativeBF16Precision)
+
+
+def test_a_bad_env_value_is_one_line_before_any_work(monkeypatch, tmp_path):
+    from twinflow.cli import main
+
+    monkeypatch.setenv("TWINFLOW_BF16", "yes")
+    with pytest.raises(SystemExit) as stop:
+        main(["fit", "--config", "experiments/digits_fm.yaml",
+              "--trainer.default_root_dir", str(tmp_path / "run")])
+    assert str(stop.value) == ("error: TWINFLOW_BF16='yes': use 0 (fp32), 1 (bf16) or leave it "
+                               "unset (auto)")
+    assert not (tmp_path / "run").exists()

@@ -29,14 +29,20 @@ def has_native_bf16(device: str) -> bool:
     return False
 
 
+def forced() -> bool | None:
+    """``$TWINFLOW_BF16`` as a decision (``None``: unset); any other value is an error."""
+    value = os.environ.get(ENV, "").strip()
+    if value in ("0", "1"):
+        return value == "1"
+    if value:
+        raise ValueError(f"{ENV}={value!r}: use 0 (fp32), 1 (bf16) or leave it unset (auto)")
+    return None
+
+
 def bf16_enabled(device: str) -> bool:
     """The decision: ``$TWINFLOW_BF16`` (0 or 1) when set, else :func:`has_native_bf16`."""
-    forced = os.environ.get(ENV, "").strip()
-    if forced in ("0", "1"):
-        return forced == "1"
-    if forced:
-        raise ValueError(f"{ENV}={forced!r}: use 0 (fp32), 1 (bf16) or leave it unset (auto)")
-    return has_native_bf16(device)
+    decision = forced()
+    return has_native_bf16(device) if decision is None else decision
 
 
-__all__ = ["ENV", "bf16_enabled", "has_native_bf16"]
+__all__ = ["ENV", "bf16_enabled", "forced", "has_native_bf16"]

@@ -49,6 +49,12 @@ def main(argv: list[str] | None = None) -> None:
             f"error: unknown command {name!r}; use one of {', '.join(COMMANDS)} "
             "(`twinflow --help` lists them)"
         )
+    from twinflow.bf16_units import forced
+
+    try:
+        forced()  # a bad TWINFLOW_BF16: one line before any work
+    except ValueError as e:
+        raise SystemExit(f"error: {e}") from None
     command = importlib.import_module(COMMANDS[name][0])
     from twinflow.console import notes_to_stdout
 
