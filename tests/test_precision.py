@@ -91,3 +91,15 @@ def test_a_bad_env_value_is_one_line_before_any_work(monkeypatch, tmp_path):
     assert str(stop.value) == ("error: TWINFLOW_BF16='yes': use 0 (fp32), 1 (bf16) or leave it "
                                "unset (auto)")
     assert not (tmp_path / "run").exists()
+
+
+def test_a_device_other_than_the_runs_is_refused_at_the_first_backward(monkeypatch):
+    monkeypatch.setenv("TWINFLOW_BF16", "1")
+    plugin = NativeBF16Precision("cuda")
+    loss = torch.ones((), requires_grad=True)
+    with pytest.raises(ValueError, match="set its init_args.device to 'cpu'"):
+        plugin.pre_backward(loss, None)
+    from lightning.pytorch.plugins.precision import MixedPrecision
+
+    monkeypatch.setattr(MixedPrecision, "pre_backward", lambda self, tensor, module: tensor)
+    assert NativeBF16Precision("cpu").pre_backward(loss, None) is loss

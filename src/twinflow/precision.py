@@ -35,7 +35,8 @@ class NativeBF16Precision(MixedPrecision):
     """``bf16-mixed`` autocast on ``device`` where it has bf16 units, else plain fp32.
 
     Args:
-        device: the autocast device type of the run's accelerator, ``"cpu"`` or ``"cuda"``.
+        device: the autocast device type of the run's accelerator, ``"cpu"`` or ``"cuda"``
+            (checked against the loss's device at every backward).
     """
 
     def __init__(self, device: str = "cpu") -> None:
@@ -48,6 +49,14 @@ class NativeBF16Precision(MixedPrecision):
         log.info("precision: %s on %s (%s)", self.precision, device,
                  f"{ENV} set" if os.environ.get(ENV) else
                  "bf16 units found" if self.enabled else "no bf16 units")
+
+    def pre_backward(self, tensor: torch.Tensor, module) -> torch.Tensor:
+        # autocast on another device type than the run's would silently train in fp32.
+        if tensor.device.type != self.device:
+            raise ValueError(
+                f"NativeBF16Precision(device={self.device!r}) in a run on "
+                f"{tensor.device.type}: set its init_args.device to {tensor.device.type!r}")
+        return super().pre_backward(tensor, module)
 
     def autocast_context_manager(self) -> torch.autocast:
         return torch.autocast(self.device, dtype=torch.bfloat16, enabled=self.enabled,
