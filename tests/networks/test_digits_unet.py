@@ -1,0 +1,46 @@
+"""The digits U-Net: its written-out attention against torch's, shapes, zero start."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from twinflow.networks import DigitsUNet
+from twinflow.networks.contract import Conditioning
+from twinflow.networks.digits_unet import SelfAttention
+
+
+def test_attention_equals_torch_multihead_attention_in_values_and_gradients():
+    torch.manual_seed(0)
+    layer = SelfAttention(32, heads=4)
+    x = torch.randn(3, 32, 5, 7, requires_grad=True)
+    ours = layer(x)
+    (g_ours,) = torch.autograd.grad(ours.square().sum(), x)
+
+    seq = layer.norm(x).flatten(2).transpose(1, 2)
+    out, _ = layer.attn(seq, seq, seq, need_weights=False)
+    ref = x + out.transpose(1, 2).reshape(x.shape)
+    (g_ref,) = torch.autograd.grad(ref.square().sum(), x)
+    torch.testing.assert_close(ours, ref, rtol=1e-5, atol=1e-5)
+    torch.testing.assert_close(g_ours, g_ref, rtol=1e-4, atol=1e-4)
+    # the check can fail: other weights give other outputs
+    torch.nn.init.normal_(layer.attn.in_proj_weight)
+    assert not torch.allclose(layer(x), ours, atol=1e-3)
+
+
+def test_attention_keeps_multihead_attention_state_dict_keys():
+    keys = set(SelfAttention(16).state_dict())
+    assert {"attn.in_proj_weight", "attn.in_proj_bias", "attn.out_proj.weight"} <= keys
+
+
+def test_attention_refuses_channels_that_do_not_split_into_heads():
+    with pytest.raises(ValueError, match="heads"):
+        SelfAttention(24, heads=5)
+
+
+def test_unet_shape_and_zero_velocity_at_start():
+    net = DigitsUNet(widths=(16, 32), patch=2, cond_dim=8, emb_dim=16)
+    x = torch.randn(2, 1, 28, 28)
+    v = net(x, torch.rand(2), torch.rand(2), Conditioning(torch.randn(2, 8)))
+    assert v.shape == x.shape
+    assert torch.count_nonzero(v) == 0
