@@ -18,7 +18,7 @@ def test_attention_equals_torch_multihead_attention_in_values_and_gradients():
     (g_ours,) = torch.autograd.grad(ours.square().sum(), x)
 
     seq = layer.norm(x).flatten(2).transpose(1, 2)
-    out, _ = layer.attn(seq, seq, seq, need_weights=False)
+    out, _ = torch.nn.MultiheadAttention.forward(layer.attn, seq, seq, seq, need_weights=False)
     ref = x + out.transpose(1, 2).reshape(x.shape)
     (g_ref,) = torch.autograd.grad(ref.square().sum(), x)
     torch.testing.assert_close(ours, ref, rtol=1e-5, atol=1e-5)
@@ -28,9 +28,13 @@ def test_attention_equals_torch_multihead_attention_in_values_and_gradients():
     assert not torch.allclose(layer(x), ours, atol=1e-3)
 
 
-def test_attention_keeps_multihead_attention_state_dict_keys():
-    keys = set(SelfAttention(16).state_dict())
-    assert {"attn.in_proj_weight", "attn.in_proj_bias", "attn.out_proj.weight"} <= keys
+def test_attention_loads_a_state_dict_of_torch_multihead_attention():
+    torch.manual_seed(0)
+    stock = torch.nn.MultiheadAttention(16, 4, batch_first=True)
+    ours = SelfAttention(16).attn
+    ours.load_state_dict(stock.state_dict())  # strict: the same keys and shapes
+    seq = torch.randn(2, 9, 16)
+    torch.testing.assert_close(ours(seq), stock(seq, seq, seq, need_weights=False)[0])
 
 
 def test_attention_refuses_channels_that_do_not_split_into_heads():
