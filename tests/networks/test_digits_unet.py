@@ -48,3 +48,16 @@ def test_unet_shape_and_zero_velocity_at_start():
     v = net(x, torch.rand(2), torch.rand(2), Conditioning(torch.randn(2, 8)))
     assert v.shape == x.shape
     assert torch.count_nonzero(v) == 0
+
+
+def test_second_time_embedding_starts_as_a_separate_equal_copy():
+    from twinflow.networks.time_embedding import TimeEmbedding, TwoTimeEmbedding
+
+    torch.manual_seed(3)
+    two = TwoTimeEmbedding(16, freq_dim=8)
+    after = torch.rand(4)
+    torch.manual_seed(3)
+    TimeEmbedding(16, freq_dim=8)  # a deep copy consumed no random numbers: neither may emb2
+    assert torch.equal(after, torch.rand(4))
+    for a, b in zip(two.emb.parameters(), two.emb2.parameters(), strict=True):
+        assert torch.equal(a, b) and a.data_ptr() != b.data_ptr()

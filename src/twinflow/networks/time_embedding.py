@@ -7,11 +7,12 @@ This is how pretrained flow-matching backbones gain a target-time input (docs/ME
 
 from __future__ import annotations
 
-import copy
 import math
 
 import torch
 from torch import Tensor, nn
+
+from twinflow.networks.zero3 import copy_weights
 
 
 def sinusoidal(t: Tensor, dim: int, scale: float = 1000.0, max_period: float = 10000.0) -> Tensor:
@@ -44,7 +45,13 @@ class TwoTimeEmbedding(nn.Module):
     def __init__(self, dim: int, freq_dim: int = 128) -> None:
         super().__init__()
         self.emb = TimeEmbedding(dim, freq_dim)
-        self.emb2 = copy.deepcopy(self.emb)
+        # A fresh module given emb's weights, not a deep copy: under DeepSpeed's zero.Init a
+        # deep copy duplicates partitioned parameters (DeepSpeed ids included) instead of
+        # registering new ones. The forked random state leaves the stream where a copy
+        # left it, so the rest of a network's initialisation is unchanged.
+        with torch.random.fork_rng():
+            self.emb2 = TimeEmbedding(dim, freq_dim)
+        copy_weights(self.emb, self.emb2)
 
     def forward(self, t: Tensor, r: Tensor) -> Tensor:
         return self.emb(t) + (t - r).to(torch.float32)[:, None] * self.emb2(r)
