@@ -49,7 +49,8 @@ class TwoTimeEmbedding(nn.Module):
         # deep copy duplicates partitioned parameters (DeepSpeed ids included) instead of
         # registering new ones. The forked random state leaves the stream where a copy
         # left it, so the rest of a network's initialisation is unchanged.
-        with torch.random.fork_rng():
+        cuda = [torch.cuda.current_device()] if torch.cuda.is_initialized() else []
+        with torch.random.fork_rng(devices=cuda):
             self.emb2 = TimeEmbedding(dim, freq_dim)
         copy_weights(self.emb, self.emb2)
 
