@@ -59,7 +59,7 @@ class ShortSequenceAttention(nn.MultiheadAttention):
         # (B, N, 3C) -> three (B, heads, N, C / heads)
         q, k, v = qkv.unflatten(-1, (3, self.num_heads, -1)).permute(2, 0, 3, 1, 4)
         weights = (q @ k.transpose(-1, -2) * q.shape[-1] ** -0.5).softmax(dim=-1)
-        out = (weights.to(v.dtype) @ v).transpose(1, 2).flatten(2)
+        out = (weights @ v).transpose(1, 2).flatten(2)  # autocast casts both for the product
         return self.out_proj(out)
 
 
