@@ -1,11 +1,17 @@
-"""NativeBF16Precision: bf16 autocast where the hardware has bf16 units, fp32 elsewhere."""
+"""NativeBF16Precision: bf16 autocast where bf16 pays on the hardware, fp32 elsewhere."""
 
 from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
 
 import pytest
 import torch
 
-from twinflow.bf16_units import bf16_enabled, has_native_bf16
+from twinflow import bf16_units
+from twinflow.bf16_units import bf16_enabled, cpu_bf16_speedup, has_native_bf16
 from twinflow.precision import NativeBF16Precision
 
 
@@ -23,24 +29,86 @@ def test_env_forces_the_decision(monkeypatch, forced, expected):
 
 @pytest.fixture
 def cpu_units(monkeypatch):
-    """Pretend the CPU has (``True``) or lacks bf16 units; the cached answer is reset."""
+    """Pretend the CPU has (``True``) or lacks bf16 units, and that bf16 measured ``speedup``
+    times fp32 there; the cached answers are reset."""
     monkeypatch.delenv("TWINFLOW_BF16", raising=False)
 
-    def pretend(native: bool) -> None:
+    def pretend(native: bool, speedup: float = 2.0) -> None:
         monkeypatch.setattr(torch.cpu, "_is_avx512_bf16_supported", lambda: False)
         monkeypatch.setattr(torch.cpu, "_is_amx_tile_supported", lambda: native)
+        monkeypatch.setattr(bf16_units, "cpu_bf16_speedup", lambda: speedup)
         has_native_bf16.cache_clear()
 
     yield pretend
     has_native_bf16.cache_clear()
 
 
-def test_auto_follows_the_cpu(cpu_units):
-    assert bf16_enabled("cpu") is has_native_bf16("cpu")
+def test_auto_follows_the_cpu_and_the_measurement(cpu_units):
     cpu_units(False)
     assert NativeBF16Precision("cpu").precision == "32-true"
-    cpu_units(True)
+    cpu_units(True, speedup=1.6)
     assert NativeBF16Precision("cpu").precision == "bf16-mixed"
+    assert "measured 1.60x" in bf16_units.reason("cpu")
+    # bf16 units that do not pay (an Intel Xeon here: 0.73x) leave the run in fp32
+    cpu_units(True, speedup=0.73)
+    assert NativeBF16Precision("cpu").precision == "32-true"
+
+
+@pytest.fixture
+def measured(monkeypatch, tmp_path):
+    """A fresh ``$TWINFLOW_CACHE`` and a stand-in measurement that counts its calls."""
+    monkeypatch.setenv("TWINFLOW_CACHE", str(tmp_path / "cache"))
+    calls = []
+
+    def measure() -> float:
+        calls.append(1)
+        return 1.7
+
+    monkeypatch.setattr(bf16_units, "measure_cpu_bf16_speedup", measure)
+    cpu_bf16_speedup.cache_clear()
+    yield calls
+    cpu_bf16_speedup.cache_clear()
+
+
+def test_the_measurement_is_made_once_per_machine(measured, tmp_path):
+    assert cpu_bf16_speedup() == 1.7
+    (path,) = (tmp_path / "cache" / "precision").glob("cpu-bf16-*.json")
+    record = json.loads(path.read_text())
+    assert record["speedup"] == 1.7 and record["threads"] == torch.get_num_threads()
+    cpu_bf16_speedup.cache_clear()  # a new process reads the file
+    assert cpu_bf16_speedup() == 1.7 and len(measured) == 1
+    path.write_text("{not json")  # a damaged record is measured again and replaced
+    cpu_bf16_speedup.cache_clear()
+    assert cpu_bf16_speedup() == 1.7 and len(measured) == 2
+    assert json.loads(path.read_text())["speedup"] == 1.7
+
+
+def test_an_unusable_cache_folder_still_decides(measured, monkeypatch, tmp_path, caplog):
+    (tmp_path / "file").write_text("")
+    monkeypatch.setenv("TWINFLOW_CACHE", str(tmp_path / "file"))
+    assert cpu_bf16_speedup() == 1.7 and len(measured) == 1
+    assert "measuring bf16 for this process only" in caplog.text
+
+
+def test_processes_on_one_machine_agree(tmp_path):
+    """Two ranks starting together: one measures, the other waits and reads its answer (each
+    stand-in measurement returns its own process id, so a second measurement would differ)."""
+    script = (
+        "import os, time\n"
+        "from twinflow import bf16_units as b\n"
+        "b.measure_cpu_bf16_speedup = lambda: (time.sleep(1.0), float(os.getpid()))[1]\n"
+        "print(b.cpu_bf16_speedup())\n"
+    )
+    env = {**os.environ, "TWINFLOW_CACHE": str(tmp_path)}
+    ranks = [subprocess.Popen([sys.executable, "-c", script], env=env, stdout=subprocess.PIPE,
+                              text=True) for _ in range(2)]
+    answers = {rank.communicate(timeout=120)[0].strip() for rank in ranks}
+    assert len(answers) == 1 and all(rank.returncode == 0 for rank in ranks)
+
+
+def test_the_real_measurement_runs():
+    speedup = bf16_units.measure_cpu_bf16_speedup(batch=2, channels=8, size=4, repeats=1)
+    assert 0 < speedup < float("inf")
 
 
 @pytest.mark.parametrize("native", [True, False])

@@ -1,12 +1,14 @@
 """bf16 mixed precision where the hardware computes bf16 natively, fp32 elsewhere.
 
-On a CPU with AVX512-BF16 or AMX, bf16 autocast roughly halves the cost of the digits
-U-Net's convolutions (the step is compute-bound at the fp32 peak there); on a CPU without
-bf16 units the same autocast is emulated and several times *slower*. A config therefore
-cannot name one precision that is fast on every machine of a kind: ``NativeBF16Precision``
-decides when the run starts (:func:`twinflow.bf16_units.bf16_enabled`), logs the decision
-once, and is otherwise Lightning's ``MixedPrecision("bf16-mixed")``. Results then differ
-between machines with and without bf16 units by bf16 round-off (each is deterministic).
+On a CPU whose bf16 units run at twice the fp32 rate, bf16 autocast cuts the digits U-Net's
+step by about 1.6x (it is compute-bound at the fp32 peak there); on a CPU without bf16 units
+the same autocast is emulated and several times *slower*, and on some CPUs that report bf16
+units it is still slower than fp32. A config therefore cannot name one precision that is fast
+on every machine of a kind: ``NativeBF16Precision`` decides when the run starts
+(:func:`twinflow.bf16_units.bf16_enabled`: the flags, then a measurement kept per machine),
+logs the decision once, and is otherwise Lightning's ``MixedPrecision("bf16-mixed")``.
+Results then differ between machines that decide differently by bf16 round-off (each is
+deterministic).
 
 Use it in a config::
 
@@ -21,18 +23,18 @@ Use it in a config::
 from __future__ import annotations
 
 import logging
-import os
 
 import torch
 from lightning.pytorch.plugins.precision import MixedPrecision
 
-from twinflow.bf16_units import ENV, bf16_enabled
+from twinflow.bf16_units import bf16_enabled, reason
 
 log = logging.getLogger(__name__)
 
 
 class NativeBF16Precision(MixedPrecision):
-    """``bf16-mixed`` autocast on ``device`` where it has bf16 units, else plain fp32.
+    """``bf16-mixed`` autocast on ``device`` where bf16 pays (see ``twinflow.bf16_units``),
+    else plain fp32.
 
     Args:
         device: the autocast device type of the run's accelerator, ``"cpu"`` or ``"cuda"``
@@ -46,9 +48,7 @@ class NativeBF16Precision(MixedPrecision):
         self.enabled = bf16_enabled(device)
         # What Lightning reports as trainer.precision (and the MLflow params show).
         self.precision = "bf16-mixed" if self.enabled else "32-true"
-        log.info("precision: %s on %s (%s)", self.precision, device,
-                 f"{ENV} set" if os.environ.get(ENV) else
-                 "bf16 units found" if self.enabled else "no bf16 units")
+        log.info("precision: %s on %s (%s)", self.precision, device, reason(device))
 
     def pre_backward(self, tensor: torch.Tensor, module) -> torch.Tensor:
         # autocast on another device type than the run's would silently train in fp32.
