@@ -139,7 +139,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--methods", nargs="*", help="subset of the method table (default: all)")
     p.add_argument("--guidance-precision", choices=("auto", "config", "fp32", "bf16"),
                    default="auto",
-                   help="auto: the recipe's own (auto: bf16 only where the CPU has bf16 units)")
+                   help="auto: the recipe's own (auto: bf16 only where it pays on the CPU)")
     p.add_argument("--quick", action="store_true",
                    help="defaults 1 seed, 60 phase-1 steps, 6 s budgets, 5 per digit (a smoke run)")
     p.add_argument("--no-mlflow", action="store_true")

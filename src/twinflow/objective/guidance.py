@@ -9,8 +9,8 @@ Rows whose condition already is the empty prompt (condition dropout) get no chan
 see ``joint.py``).  ``precision="bf16"`` runs the guidance forward under bfloat16 autocast:
 about 1.7x faster on CPUs and GPUs with bf16 units, and its error (about
 ``ratio * 2**-8 * |F|``) is far below the per-sample noise of the target ``z - x``.
-``precision="auto"`` is bf16 where the device has bf16 units and fp32 elsewhere (emulated
-bf16 made the guidance pair several times slower than fp32 on such a CPU), see
+``precision="auto"`` is bf16 where it pays on the device and fp32 elsewhere (emulated bf16
+made the guidance pair several times slower than fp32 on a CPU without bf16 units), see
 ``twinflow.bf16_units``.
 
 :meth:`GuidedVelocity.plan` returns the network input (the selected rows with their condition,
