@@ -153,7 +153,7 @@ def reason(device: str) -> str:
         return "no bf16 units"
     if device != "cpu":
         return "bf16 units found"
-    return f"bf16 measured {cpu_bf16_speedup():.2f}x fp32 here (used from {MIN_SPEEDUP}x)"
+    return f"bf16 measured {cpu_bf16_speedup():.2f}x fp32 here; used from {MIN_SPEEDUP}x"
 
 
 __all__ = ["ENV", "MIN_SPEEDUP", "bf16_enabled", "bf16_pays", "cpu_bf16_speedup", "forced",

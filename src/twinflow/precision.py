@@ -22,14 +22,11 @@ Use it in a config::
 
 from __future__ import annotations
 
-import logging
-
 import torch
 from lightning.pytorch.plugins.precision import MixedPrecision
+from lightning.pytorch.utilities import rank_zero_info
 
 from twinflow.bf16_units import bf16_enabled, reason
-
-log = logging.getLogger(__name__)
 
 
 class NativeBF16Precision(MixedPrecision):
@@ -48,7 +45,8 @@ class NativeBF16Precision(MixedPrecision):
         self.enabled = bf16_enabled(device)
         # What Lightning reports as trainer.precision (and the MLflow params show).
         self.precision = "bf16-mixed" if self.enabled else "32-true"
-        log.info("precision: %s on %s (%s)", self.precision, device, reason(device))
+        # Lightning's own logger, so the decision shows beside "Seed set to ..." (rank 0)
+        rank_zero_info(f"precision: {self.precision} on {device} ({reason(device)})")
 
     def pre_backward(self, tensor: torch.Tensor, module) -> torch.Tensor:
         # autocast on another device type than the run's would silently train in fp32.
