@@ -107,6 +107,8 @@ def test_phases_and_compare_share_one_store_and_experiment(study):
         assert tags["objective"] == kind and tags["phase"] == "fine-tune"
         assert tags["mlflow.parentRunId"] == pre.info.run_id  # lineage to the pretrained run
         assert tags["twinflow.git_commit"] and tags["dataset"].startswith("DigitsDataModule")
+        # the resolved precision, not the config's `null`, and why it was chosen
+        assert tags["precision"] in ("32-true", "bf16-mixed") and tags["precision_decision"]
     assert {r.info.status for r in runs.values()} == {"FINISHED"}
     assert not list(store.parent.glob("demo/*/mlflow.db"))  # no per-run stores any more
 

@@ -92,6 +92,7 @@ def log_config_to_mlflow(trainer, config: dict, record: bool = True) -> None:
     from lightning.pytorch.loggers import MLFlowLogger
     from mlflow.entities import Param, RunTag
 
+    from twinflow.precision import precision_tags
     from twinflow.tracking.params import config_tags, flat_params, parent_run, write_run_record
 
     for logger in trainer.loggers:
@@ -100,7 +101,7 @@ def log_config_to_mlflow(trainer, config: dict, record: bool = True) -> None:
         client, run_id = logger.experiment, logger.run_id
         uri = getattr(logger, "_tracking_uri", None) or ""
         params = [Param(k, v) for k, v in sorted(flat_params(config).items())]
-        tags = [RunTag(k, v) for k, v in config_tags(config).items()]
+        tags = [RunTag(k, v) for k, v in {**config_tags(config), **precision_tags(trainer)}.items()]
         parent = parent_run((config.get("model") or {}).get("init_from"), uri)
         if parent and parent != run_id:
             tags.append(RunTag("mlflow.parentRunId", parent))

@@ -45,8 +45,9 @@ class NativeBF16Precision(MixedPrecision):
         self.enabled = bf16_enabled(device)
         # What Lightning reports as trainer.precision (and the MLflow params show).
         self.precision = "bf16-mixed" if self.enabled else "32-true"
+        self.reason = reason(device)
         # Lightning's own logger, so the decision shows beside "Seed set to ..." (rank 0)
-        rank_zero_info(f"precision: {self.precision} on {device} ({reason(device)})")
+        rank_zero_info(f"precision: {self.precision} on {device} ({self.reason})")
 
     def pre_backward(self, tensor: torch.Tensor, module) -> torch.Tensor:
         # autocast on another device type than the run's would silently train in fp32.
@@ -61,4 +62,13 @@ class NativeBF16Precision(MixedPrecision):
                               cache_enabled=False)
 
 
-__all__ = ["NativeBF16Precision"]
+def precision_tags(trainer) -> dict[str, str]:
+    """The run's resolved precision (``precision``) and, under :class:`NativeBF16Precision`,
+    why (``precision_decision``): MLflow tags, since the config only names the plugin."""
+    tags = {"precision": str(trainer.precision)}
+    if isinstance(trainer.precision_plugin, NativeBF16Precision):
+        tags["precision_decision"] = trainer.precision_plugin.reason
+    return tags
+
+
+__all__ = ["NativeBF16Precision", "precision_tags"]
