@@ -1,4 +1,4 @@
-"""bf16 mixed precision where the hardware computes bf16 natively, fp32 elsewhere.
+"""bf16 mixed precision where bf16 pays on the hardware, fp32 elsewhere.
 
 On a CPU whose bf16 units run at twice the fp32 rate, bf16 autocast cuts the digits U-Net's
 step by about 1.6x (it is compute-bound at the fp32 peak there); on a CPU without bf16 units
@@ -43,7 +43,7 @@ class NativeBF16Precision(MixedPrecision):
             raise ValueError(f"NativeBF16Precision(device={device!r}): use 'cpu' or 'cuda'")
         super().__init__(precision="bf16-mixed", device=device)
         self.enabled = bf16_enabled(device)
-        # What Lightning reports as trainer.precision (and the MLflow params show).
+        # What Lightning reports as trainer.precision (and the run's MLflow `precision` tag).
         self.precision = "bf16-mixed" if self.enabled else "32-true"
         self.reason = reason(device)
         # Lightning's own logger, so the decision shows beside "Seed set to ..." (rank 0)
