@@ -77,10 +77,6 @@ def _machine() -> dict:
     return {"cpu": model, "torch": torch.__version__, "threads": torch.get_num_threads()}
 
 
-def _cache_dir() -> Path:
-    return Path(os.environ.get("TWINFLOW_CACHE", Path.home() / ".cache" / "twinflow"))
-
-
 @contextlib.contextmanager
 def _locked(path: Path):
     """An exclusive lock on ``path`` (a no-op where ``fcntl`` does not exist)."""
@@ -103,7 +99,9 @@ def cpu_bf16_speedup() -> float:
     ``$TWINFLOW_CACHE/precision/`` or measured once and written there."""
     machine = _machine()
     key = hashlib.sha256(json.dumps(machine, sort_keys=True).encode()).hexdigest()[:16]
-    folder = _cache_dir() / "precision"
+    from twinflow.data.text_encoder import default_cache_dir  # the project's one cache root
+
+    folder = default_cache_dir() / "precision"
     path, speedup = folder / f"cpu-bf16-{key}.json", None
     try:
         folder.mkdir(parents=True, exist_ok=True)
