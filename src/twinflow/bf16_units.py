@@ -28,6 +28,8 @@ from pathlib import Path
 
 import torch
 
+from twinflow.cache_root import default_cache_dir
+
 ENV = "TWINFLOW_BF16"
 MIN_SPEEDUP = 1.15  # fp32 time / bf16 time; the margin keeps timing noise from flipping it
 
@@ -99,8 +101,6 @@ def cpu_bf16_speedup() -> float:
     ``$TWINFLOW_CACHE/precision/`` or measured once and written there."""
     machine = _machine()
     key = hashlib.sha256(json.dumps(machine, sort_keys=True).encode()).hexdigest()[:16]
-    from twinflow.data.text_encoder import default_cache_dir  # the project's one cache root
-
     folder = default_cache_dir() / "precision"
     path, speedup = folder / f"cpu-bf16-{key}.json", None
     try:

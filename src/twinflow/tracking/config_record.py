@@ -57,7 +57,7 @@ def log_config_to_mlflow(trainer, config: dict, record: bool = True) -> None:
             write_run_record(Path(trainer.default_root_dir), uri, logger.experiment_id, run_id)
 
 
-def plain(value):
+def plain(value: object) -> object:
     """jsonargparse Namespaces -> plain dicts/lists for YAML."""
     if hasattr(value, "as_dict"):
         return plain(value.as_dict())
