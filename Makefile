@@ -26,9 +26,11 @@ $(STAMP): pyproject.toml
 	# (as on our development machines) every process would otherwise recompile lightning,
 	# diffusers and transformers on import (about 12 s more per process).
 	$(PY) -m compileall -q -j 0 $$($(PY) -c "import sysconfig; print(sysconfig.get_paths()['purelib'])") >/dev/null || true
+	# The digit judges (about 15 s, cached per machine) now rather than in the first demo.
+	$(VENV)/bin/twinflow judges
 	touch $(STAMP)
 
-setup: $(STAMP) ## Create .venv and install the project with pinned dependencies (idempotent)
+setup: $(STAMP) ## Create .venv, install the project with pinned dependencies, train the digit judges (idempotent)
 
 demo: setup ## The main job: flow matching, then TwinFlow fine-tuning on MNIST-5k digits; scores 1/2/4 NFE
 	$(VENV)/bin/twinflow demo --run-dir $(RUN)

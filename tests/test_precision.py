@@ -109,8 +109,13 @@ def test_processes_on_one_machine_agree(tmp_path):
     assert len(answers) == 1 and all(rank.returncode == 0 for rank in ranks)
 
 
-def test_the_real_measurement_runs():
-    speedup = bf16_units.measure_cpu_bf16_speedup(batch=2, channels=8, size=4, repeats=1)
+@pytest.mark.parametrize("mode", ["grad", "no_grad", "inference_mode"])
+def test_the_real_measurement_runs(mode):
+    # sampling (no_grad) may be the first to ask for the decision on a machine
+    region = {"grad": torch.enable_grad, "no_grad": torch.no_grad,
+              "inference_mode": torch.inference_mode}[mode]
+    with region():
+        speedup = bf16_units.measure_cpu_bf16_speedup(batch=2, channels=8, size=4, repeats=1)
     assert 0 < speedup < float("inf")
 
 

@@ -28,6 +28,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "dashboard-check": ("twinflow.tracking.dashboard_check",
                         "the MLflow dashboard checked in headless Chromium, with screenshots"),
     "rescore": ("twinflow.rescore", "every digit metric for a finished demo's sample files"),
+    "judges": ("twinflow.judges_command",
+               "train the digit judges into $TWINFLOW_CACHE (make setup runs it)"),
 }
 LIGHTNING = ("fit", "validate", "test", "predict")
 
