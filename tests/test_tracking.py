@@ -150,6 +150,11 @@ def test_final_scores_match_the_summary_exactly(study):
     table = (run / "summary.md").read_text()
     assert "judge-2 FD / orig." in table and "pixel FD" in table and "recall" in table
     assert "summary/original/fd" in runs["digits_fm"].data.metrics  # the baseline, on its run
+    # the sampling precision the scores' images came from, in the summary and on each run
+    precision = summary["sample_precision"]
+    assert set(precision.values()) <= {"bf16", "fp32"}
+    assert runs["digits_twinflow"].data.tags["summary_sample_precision"] == precision["final"]
+    assert runs["digits_fm"].data.tags["summary_sample_precision"] == precision["original"]
     files = {f.path for f in client.list_artifacts(runs["digits_twinflow"].info.run_id, "summary")}
     assert {"summary/summary.json", "summary/summary.md"} <= files
 

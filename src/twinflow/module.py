@@ -23,10 +23,10 @@ from twinflow.codec import Codec, PixelCodec
 from twinflow.data.batch import Batch
 from twinflow.data.text_encoder import PromptConditioner
 from twinflow.ema import EMA
-from twinflow.networks.zero3 import load_state_partitioned
 from twinflow.objective.objective import TwinFlowObjective
+from twinflow.sampling.images import generate_images
 from twinflow.sampling.presets import sampler_for
-from twinflow.weights import CheckpointError, load_network_state
+from twinflow.weights import warm_start
 
 SAMPLE_PRECISIONS = ("fp32", "bf16", "auto")
 
@@ -96,29 +96,7 @@ class TwinFlowModule(L.LightningModule):
             return
         self.network = self.build_network()
         if self.init_from:
-            state = load_network_state(self.init_from)
-            if any(hasattr(p, "ds_id") for p in self.network.parameters()):
-                # ZeRO-3 built the network partitioned: fill it one gathered module at a time.
-                load_state_partitioned(self.network, state, f"model.init_from={self.init_from}")
-                state = None
-            if state is not None:
-                own = self.network.state_dict()
-                other = [k for k in state if k in own and own[k].shape != state[k].shape]
-                if other:
-                    k = other[0]
-                    raise CheckpointError(
-                        f"model.init_from={self.init_from} does not fit the network: "
-                        f"{len(other)} tensors of another shape (e.g. {k}: "
-                        f"{tuple(state[k].shape)} in the file, {tuple(own[k].shape)} here); "
-                        "check model.network matches")
-            missing, unexpected = ([], []) if state is None else (
-                self.network.load_state_dict(state, strict=False))
-            if missing or unexpected:
-                raise CheckpointError(
-                    f"model.init_from={self.init_from} does not fit the network: "
-                    f"{len(missing)} missing keys (e.g. {missing[:3]}), {len(unexpected)} "
-                    f"unexpected (e.g. {unexpected[:3]}); check model.network matches"
-                )
+            warm_start(self.network, self.init_from)
         if self._trainer is not None and self.device_mesh is not None:
             from twinflow.strategies.fsdp2 import shard_network
 
@@ -259,6 +237,11 @@ class TwinFlowModule(L.LightningModule):
         """``batch = {"prompts": [...], "seed": int, "nfe": int}`` -> ``(N, H, W, C)`` uint8."""
         return self.generate(batch["prompts"], nfe=int(batch["nfe"]), seed=int(batch["seed"]))
 
+    def resolved_sample_precision(self) -> str:
+        """``"bf16"`` or ``"fp32"``: what ``generate`` runs in on this module's device."""
+        auto = self.sample_precision == "auto" and bf16_enabled(self.device.type)
+        return "bf16" if self.sample_precision == "bf16" or auto else "fp32"
+
     @torch.no_grad()
     def generate(
         self,
@@ -276,29 +259,10 @@ class TwinFlowModule(L.LightningModule):
         ``sample_batch_size``.  In ``sample_precision``.
         """
         self.configure_model()
-        net = self.sampling_network
-        was_training = net.training
-        net.eval()
-        sampler = sampler_for(nfe, style, stochastic_ratio)
         # `auto`: the device's bf16 decision (TWINFLOW_BF16 forces it); on a CPU with bf16
         # units the digits demo's 64-NFE reference samples cost 1.4x less in bf16, and its
         # scores move by under 1% (docs/results.md).
-        bf16 = self.sample_precision == "bf16" or (
-            self.sample_precision == "auto" and bf16_enabled(self.device.type))
-        autocast = torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=bf16)
-        n = len(prompts) if prompts is not None else int(count or 0)
-        out = []
-        for start in range(0, n, self.sample_batch_size):
-            stop = min(start + self.sample_batch_size, n)
-            g = torch.Generator().manual_seed(seed * 1_000_003 + start)
-            noise = torch.randn(stop - start, *self.codec.latent_shape, generator=g).to(self.device)
-            cond = None
-            if prompts is not None:
-                if self.conditioner is None:
-                    raise ValueError("this model has no conditioner: generate with prompts=None")
-                cond = self.conditioner.encode(list(prompts[start:stop])).to(self.device)
-            with autocast:
-                x = sampler.sample(net, noise, cond, generator=g)
-            out.append(self.codec.decode(x.float()))
-        net.train(was_training)
-        return np.concatenate(out) if out else np.zeros((0,), np.uint8)
+        return generate_images(
+            self.sampling_network, sampler_for(nfe, style, stochastic_ratio), self.codec,
+            self.conditioner, prompts, seed, count, self.sample_batch_size, self.device,
+            bf16=self.resolved_sample_precision() == "bf16")

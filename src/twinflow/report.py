@@ -94,7 +94,9 @@ def evaluate_run(
     rows[f"original, {best} NFE"] = _scores(judge, images, labels, best)
     rows[REAL_ROW] = real_row(judge, per_digit)
     summary = {"rows": rows, "multi_step_selection_fd": {str(k): v for k, v in choice.items()},
-               "per_digit": per_digit, "seed": seed}
+               "per_digit": per_digit, "seed": seed,
+               "sample_precision": {"final": model.resolved_sample_precision(),
+                                    "original": original.resolved_sample_precision()}}
     return add_ratios(summary)
 
 

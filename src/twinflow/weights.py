@@ -90,3 +90,30 @@ def load_network_state(path: str | Path, prefer_ema: bool = True) -> dict[str, t
         if sub:
             return sub
     return state
+
+
+def warm_start(network: torch.nn.Module, source: str | Path) -> None:
+    """Load ``source`` (a checkpoint, ``.safetensors`` or export folder: ``model.init_from``)
+    into ``network``, strictly: every tensor present with its shape, else one
+    :class:`CheckpointError` naming the mismatch. A network ZeRO-3 built partitioned is
+    filled one gathered module at a time."""
+    from twinflow.networks.zero3 import load_state_partitioned
+
+    state, what = load_network_state(source), f"model.init_from={source}"
+    if any(hasattr(p, "ds_id") for p in network.parameters()):
+        load_state_partitioned(network, state, what)
+        return
+    own = network.state_dict()
+    other = [k for k in state if k in own and own[k].shape != state[k].shape]
+    if other:
+        k = other[0]
+        raise CheckpointError(
+            f"{what} does not fit the network: {len(other)} tensors of another shape (e.g. "
+            f"{k}: {tuple(state[k].shape)} in the file, {tuple(own[k].shape)} here); check "
+            "model.network matches")
+    missing, unexpected = network.load_state_dict(state, strict=False)
+    if missing or unexpected:
+        raise CheckpointError(
+            f"{what} does not fit the network: {len(missing)} missing keys (e.g. "
+            f"{missing[:3]}), {len(unexpected)} unexpected (e.g. {unexpected[:3]}); check "
+            "model.network matches")

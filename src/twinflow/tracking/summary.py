@@ -61,6 +61,9 @@ def log_summary(summary: dict, run_dir: Path, files: list[Path],
         now = int(time.time() * 1000)
         metrics = [Metric(k, v, now, 0) for k, v in summary_metrics(summary, only).items()]
         client.log_batch(record["run_id"], metrics=metrics)
+        precision = summary.get("sample_precision", {}).get("original" if only else "final")
+        if precision:  # bf16 or fp32: the scores' samples differ by that round-off
+            client.set_tag(record["run_id"], "summary_sample_precision", precision)
         for path in artifacts:
             if path.is_file():
                 client.log_artifact(record["run_id"], str(path), "summary")
