@@ -150,6 +150,19 @@ def bf16_enabled(device: str) -> bool:
     return bf16_pays(device) if decision is None else decision
 
 
+PRECISIONS = ("fp32", "bf16", "auto")
+
+
+def resolve_precision(setting: str, device: str) -> str:
+    """``"bf16"`` or ``"fp32"`` for a ``fp32`` / ``bf16`` / ``auto`` setting on ``device``
+    (``auto``: :func:`bf16_enabled`); the guidance forward and sampling both decide here."""
+    if setting not in PRECISIONS:
+        raise ValueError(f"precision {setting!r}: use one of {', '.join(PRECISIONS)}")
+    if setting != "auto":
+        return setting
+    return "bf16" if bf16_enabled(device) else "fp32"
+
+
 def reason(device: str) -> str:
     """Why :func:`bf16_enabled` decided as it did, for the run's log."""
     if forced() is not None:
@@ -161,5 +174,5 @@ def reason(device: str) -> str:
     return f"bf16 measured {cpu_bf16_speedup():.2f}x fp32 here; used from {MIN_SPEEDUP}x"
 
 
-__all__ = ["ENV", "MIN_SPEEDUP", "bf16_enabled", "bf16_pays", "cpu_bf16_speedup", "forced",
-           "has_native_bf16", "measure_cpu_bf16_speedup", "reason"]
+__all__ = ["ENV", "MIN_SPEEDUP", "PRECISIONS", "bf16_enabled", "bf16_pays", "cpu_bf16_speedup",
+           "forced", "has_native_bf16", "measure_cpu_bf16_speedup", "reason", "resolve_precision"]

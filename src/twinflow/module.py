@@ -18,7 +18,7 @@ from lightning.pytorch.cli import LRSchedulerCallable, OptimizerCallable
 from lightning.pytorch.utilities import rank_zero_warn
 from torch import nn
 
-from twinflow.bf16_units import bf16_enabled
+from twinflow.bf16_units import PRECISIONS, resolve_precision
 from twinflow.codec import Codec, PixelCodec
 from twinflow.data.batch import Batch
 from twinflow.data.text_encoder import PromptConditioner
@@ -27,8 +27,6 @@ from twinflow.objective.objective import TwinFlowObjective
 from twinflow.sampling.images import generate_images
 from twinflow.sampling.presets import sampler_for
 from twinflow.weights import warm_start
-
-SAMPLE_PRECISIONS = ("fp32", "bf16", "auto")
 
 
 class TwinFlowModule(L.LightningModule):
@@ -68,8 +66,8 @@ class TwinFlowModule(L.LightningModule):
         sample_precision: str = "fp32",
     ) -> None:
         super().__init__()
-        if sample_precision not in SAMPLE_PRECISIONS:
-            raise ValueError(f"model.sample_precision must be one of {', '.join(SAMPLE_PRECISIONS)}"
+        if sample_precision not in PRECISIONS:
+            raise ValueError(f"model.sample_precision must be one of {', '.join(PRECISIONS)}"
                              f", got {sample_precision!r}")
         if not 0 <= lr_warmdown <= 1:
             raise ValueError(f"model.lr_warmdown must be in [0, 1], got {lr_warmdown}")
@@ -239,8 +237,7 @@ class TwinFlowModule(L.LightningModule):
 
     def resolved_sample_precision(self) -> str:
         """``"bf16"`` or ``"fp32"``: what ``generate`` runs in on this module's device."""
-        auto = self.sample_precision == "auto" and bf16_enabled(self.device.type)
-        return "bf16" if self.sample_precision == "bf16" or auto else "fp32"
+        return resolve_precision(self.sample_precision, self.device.type)
 
     @torch.no_grad()
     def generate(

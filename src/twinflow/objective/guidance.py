@@ -25,7 +25,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
-from twinflow.bf16_units import bf16_enabled
+from twinflow.bf16_units import PRECISIONS, resolve_precision
 from twinflow.networks.contract import Conditioning, VelocityNetwork
 from twinflow.objective.joint import NetInput, Rows, joint_call, use_index
 
@@ -53,7 +53,7 @@ class GuidedVelocity:
     precision: str = "fp32"
 
     def __post_init__(self) -> None:
-        if self.precision not in ("fp32", "bf16", "auto"):
+        if self.precision not in PRECISIONS:
             raise ValueError(
                 f"GuidedVelocity.precision={self.precision!r}: use 'fp32', 'bf16' or 'auto'")
         lo, hi = self.t_range
@@ -64,9 +64,7 @@ class GuidedVelocity:
 
     def resolved_precision(self, device: str) -> str:
         """``"bf16"`` or ``"fp32"`` on ``device`` ("cpu", "cuda"): ``auto`` decided there."""
-        if self.precision != "auto":
-            return self.precision
-        return "bf16" if bf16_enabled(device) else "fp32"
+        return resolve_precision(self.precision, device)
 
     def plan(
         self,
