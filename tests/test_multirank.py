@@ -235,9 +235,15 @@ def test_fsdp2_resumed_equals_uninterrupted_and_exports(runs, tmp_path):
 def test_digits_unet_trains_under_zero3(tmp_path):
     """The CPU demo's U-Net on 2 ZeRO-3 ranks: its second time embedding is built as a new
     module (a deep copy under zero.Init duplicated partitioned parameters and stopped the first
-    step in DeepSpeed's fetch)."""
+    step in DeepSpeed's fetch); warm-started with model.init_from, which fills the
+    partitioned network one gathered module at a time."""
+    from safetensors.torch import save_file
+
     from twinflow.networks import DigitsUNet
 
+    torch.manual_seed(7)
+    start = {k: v.contiguous() for k, v in DigitsUNet().state_dict().items()}
+    save_file(start, tmp_path / "start.safetensors")
     out = tmp_path / "digits_zero3"
     env = {**os.environ, "PYTHONPATH": str(ROOT), "DS_ACCELERATOR": "cpu", "OMP_NUM_THREADS": "1"}
     cmd = [sys.executable, "-m", "twinflow.cli", "fit",
@@ -246,12 +252,17 @@ def test_digits_unet_trains_under_zero3(tmp_path):
            "--trainer.plugins", "null", "--trainer.callbacks", "null",
            "--trainer.logger", "false", "--trainer.limit_val_batches", "0",
            "--trainer.max_steps", "2", "--trainer.default_root_dir", str(out),
-           "--data.init_args.batch_size", "16", "--model.ema_decay", "null"]
+           "--data.init_args.batch_size", "16", "--model.ema_decay", "null",
+           "--model.init_from", str(tmp_path / "start.safetensors")]
     run = subprocess.run(cmd, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=420)
     assert run.returncode == 0, run.stderr[-3000:]
     got = load_file(out / "export/model.safetensors")
     want = {f"network.{k}": v.shape for k, v in DigitsUNet().state_dict().items()}
     assert {k: v.shape for k, v in got.items()} == want
+    # the warm start arrived: two AdamW steps at lr 1e-3 move each weight by <= 2e-3
+    for name, value in start.items():
+        if value.is_floating_point():
+            assert (got[f"network.{name}"] - value).abs().max() <= 2.5e-3, name
     # emb2 starts equal to emb; two AdamW steps at lr 1e-3 move each weight by <= 2e-3
     for name in ("mlp.0.weight", "mlp.2.weight"):
         diff = got[f"network.time.emb.{name}"] - got[f"network.time.emb2.{name}"]
