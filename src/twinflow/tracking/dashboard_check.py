@@ -33,12 +33,10 @@ from twinflow.tracking.browser import Browser, BrowserError
 from twinflow.tracking.dashboard_js import (
     CLOSE_ASSISTANT,
     EXPAND_NESTED,
-    IMAGE_SHOWN,
-    OPEN_CARD,
     SCROLL_TO_SECTION,
     SEARCH_CHARTS,
-    SLIDER_END,
 )
+from twinflow.tracking.image_card import check_image_card
 from twinflow.tracking.mlflow_server import MlflowServer, ServerError
 
 SHOWN_TAGS = ("objective", "phase", "backbone", "dataset")
@@ -165,51 +163,9 @@ def check_metrics(page: Browser, base: str, run: Expected, out: Path,
     time.sleep(2)
     page.screenshot(out / f"{run.name}-metrics.png")
     for key, step in run.images.items():
-        problems += _check_image(page, key, step, out / f"{run.name}-{key.replace('/', '-')}.png",
-                                 where, timeout)
+        shot = out / f"{run.name}-{key.replace('/', '-')}.png"
+        problems += check_image_card(page, key, step, shot, where, timeout)
     return problems
-
-
-def _check_image(page: Browser, key: str, step: int, shot: Path, where: str,
-                 timeout: float, tries: int = 2) -> list[str]:
-    """Open ``key``'s image card full screen, slide to its last step, see the grid.
-
-    A card whose slider does not move (the dialog still rendering) is closed and opened
-    again, as a user would, up to ``tries`` times."""
-    width, height = page.width, page.height
-    for attempt in range(1, tries + 1):
-        page.type_into(SEARCH_CHARTS, key)
-        if not page.wait_for(OPEN_CARD % _js(key), timeout):
-            return [f"{where} has no image card {key}"]
-        page.resize(width, max(height, 1300))  # the full-screen card puts its image low
-        try:
-            if not _slide_to_end(page, timeout / tries):
-                if attempt < tries:
-                    continue
-                return [f"{where}: the full-screen card {key} has no step slider to move"]
-            part = f"images/{key.replace('/', '~')}+step+{step}+"
-            ok = page.wait_for(IMAGE_SHOWN % _js(part), timeout)
-            page.screenshot(shot)
-            return [] if ok else [f"{where} does not show image {key} at step {step}"]
-        finally:
-            page.press("Escape", 27)
-            page.wait_for("!document.querySelector('[role=\"dialog\"]')", 10)
-            page.resize(width, height)
-    raise AssertionError("unreachable: the last try returns")
-
-
-def _slide_to_end(page: Browser, timeout: float) -> bool:
-    """Click the end of the full-screen card's slider until it sits at its last step (the
-    dialog's opening animation can swallow the first click)."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        where = page.evaluate(SLIDER_END)
-        if where is not None:
-            if where[2]:
-                return True
-            page.click(where[0], where[1])
-        time.sleep(0.5)
-    return False
 
 
 def run_check(uri: str, experiment: str, out: Path, timeout: float = 90,

@@ -27,10 +27,14 @@ OPEN_CARD = """(key => {
     for (let e = b, i = 0; e && i < 10; e = e.parentElement, i++)
       if ((e.innerText || '').trim().split('\\n')[0] === key) { b.click(); return true; }
   return false; })(%s)"""
+# The point to click at the end of the full-screen card's slider track, and whether the
+# slider sits at its last step; ``null`` while the point would not land on the track (the
+# dialog still animating open: a click there can fall on the overlay and close the dialog).
 SLIDER_END = """(() => { const s = document.querySelector('[role="dialog"] [role="slider"]');
-  if (!s) return null; const r = s.closest('span[dir]').getBoundingClientRect();
-  return [r.x + r.width - 2, r.y + r.height / 2,
-          s.getAttribute('aria-valuenow') === s.getAttribute('aria-valuemax')]; })()"""
+  if (!s) return null; const track = s.closest('span[dir]'), r = track.getBoundingClientRect();
+  const x = r.x + r.width - 2, y = r.y + r.height / 2, hit = document.elementFromPoint(x, y);
+  if (r.width < 10 || !hit || !track.contains(hit)) return null;
+  return [x, y, s.getAttribute('aria-valuenow') === s.getAttribute('aria-valuemax')]; })()"""
 IMAGE_SHOWN = """(part => Array.from(document.querySelectorAll('[role="dialog"] img')).some(i => {
   if (!decodeURIComponent(i.src).includes(part) || !i.complete || !i.naturalWidth) return false;
   i.scrollIntoView({block: 'center'});  // below a long param list: as a user scrolls to it
