@@ -43,6 +43,9 @@ def check_values(cfg, subcommand: str | None) -> None:
         if steps is not None and (steps == 0 or steps < -1):
             raise SystemExit(f"error: trainer.max_steps={steps}: give a number of steps >= 1 (a "
                              "fit of no steps would export an untrained model)")
+        if cfg.get("model", {}).get("lr_warmdown") and (steps is None or steps < 1):
+            raise SystemExit("error: model.lr_warmdown needs trainer.max_steps (the warm-down "
+                             "ends at the last step); set --trainer.max_steps")
     ckpt = cfg.get("ckpt_path")
     if subcommand in ("fit", "validate", "test", "predict") and ckpt:
         check_ckpt_path(ckpt)

@@ -26,6 +26,7 @@ from twinflow.ema import EMA
 from twinflow.objective.objective import TwinFlowObjective
 from twinflow.sampling.images import generate_images
 from twinflow.sampling.presets import sampler_for
+from twinflow.warmdown import LinearWarmdown
 from twinflow.weights import warm_start
 
 
@@ -115,7 +116,8 @@ class TwinFlowModule(L.LightningModule):
         trainable = [p for p in self.network.parameters() if p.requires_grad]
         optimizer = self.optimizer_factory(trainable)
         if self.lr_warmdown:
-            scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, self._warmdown_factor)
+            scheduler = LinearWarmdown(self.trainer.max_steps, self.lr_warmdown).scheduler(
+                optimizer)
         elif self.scheduler_factory is None:
             return optimizer
         else:
@@ -124,12 +126,6 @@ class TwinFlowModule(L.LightningModule):
             "optimizer": optimizer,
             "lr_scheduler": {"scheduler": scheduler, "interval": "step"},
         }
-
-    def _warmdown_factor(self, step: int) -> float:
-        """1 until the last ``lr_warmdown`` share of ``trainer.max_steps``, then linear to 0."""
-        total = self.trainer.max_steps
-        start = total * (1 - self.lr_warmdown)
-        return 1.0 if step < start else max(0.0, (total - step) / max(total - start, 1))
 
     @property
     def sampling_network(self) -> nn.Module:
