@@ -24,6 +24,7 @@ from twinflow.data.batch import Batch
 from twinflow.data.text_encoder import PromptConditioner
 from twinflow.ema import EMA
 from twinflow.objective.objective import TwinFlowObjective
+from twinflow.rank_agreement import any_rank
 from twinflow.sampling.images import generate_images
 from twinflow.sampling.presets import sampler_for
 from twinflow.warmdown import LinearWarmdown
@@ -148,14 +149,6 @@ class TwinFlowModule(L.LightningModule):
         """Whether every rank skips the current optimizer step (read by the strategies)."""
         return getattr(self, "_step_skipped", False)
 
-    def _any_rank(self, bad: bool) -> bool:
-        """``bad`` on any rank (a collective: every rank calls it at the same point)."""
-        if not torch.distributed.is_available() or not torch.distributed.is_initialized():
-            return bad
-        flag = torch.tensor([float(bad)], device=self.device)
-        torch.distributed.all_reduce(flag, op=torch.distributed.ReduceOp.MAX)
-        return bool(flag.item() > 0)
-
     def training_step(self, batch: Batch, batch_idx: int):
         target = self.ema.shadow if self.ema is not None else None
         terms = self.objective(self.network, batch.x, batch.cond, batch.null_cond, target,
@@ -165,9 +158,9 @@ class TwinFlowModule(L.LightningModule):
         self.log_dict(logged, prog_bar=False)
         # Every rank decides together: one rank skipping alone would leave the others waiting
         # in the gradient collectives.
-        if self._any_rank(not bool(torch.isfinite(terms.loss))):
+        if any_rank(not bool(torch.isfinite(terms.loss)), self.device):
             if not self.step_skipped:
-                self._skip("loss")
+                self.skip_step("loss")
             # Lightning refuses a None loss on several ranks. Under DeepSpeed the strategy
             # then runs neither backward nor engine.step() on any rank; elsewhere every rank
             # runs backward (DDP all-reduces during it) and on_before_optimizer_step drops the
@@ -181,14 +174,15 @@ class TwinFlowModule(L.LightningModule):
         bad = bool(grads) and not bool(torch.isfinite(torch.stack([g.abs().sum() for g in grads])
                                                       .sum()))
         # Sharded gradients (FSDP) differ per rank: the decision is taken over all of them.
-        if self._any_rank(bad) or self.step_skipped:
+        if any_rank(bad, self.device) or self.step_skipped:
             # Dropping the gradients makes the optimizer leave weights and moments untouched.
             for p in self.network.parameters():
                 p.grad = None
             if not self.step_skipped:
-                self._skip("gradient")
+                self.skip_step("gradient")
 
-    def _skip(self, what: str) -> None:
+    def skip_step(self, what: str) -> None:
+        """Skip the current optimizer step (every rank calls it together) and count it."""
         self.skipped_steps += 1
         self._step_skipped = True
         rank_zero_warn(f"non-finite {what}: step skipped ({self.skipped_steps} so far)")

@@ -25,6 +25,8 @@ from lightning.pytorch.plugins.precision.deepspeed import DeepSpeedPrecision
 from lightning.pytorch.strategies import DDPStrategy, DeepSpeedStrategy
 from lightning.pytorch.utilities.exceptions import MisconfigurationException
 
+from twinflow.rank_agreement import any_rank
+
 
 class SkippingDeepSpeedPrecision(DeepSpeedPrecision):
     """No backward and no ``engine.step()`` for a step the module skipped on every rank."""
@@ -46,9 +48,9 @@ class SkippingDeepSpeedPrecision(DeepSpeedPrecision):
         boundary = engine.is_gradient_accumulation_boundary()
         if boundary and not getattr(model, "step_skipped", False):
             # The reduced gradients are complete only at the boundary.
-            any_rank = getattr(model, "_any_rank", lambda bad: bad)
-            if any_rank(not local_gradients_finite(engine)) and hasattr(model, "_skip"):
-                model._skip("gradient")  # every rank takes this branch together
+            bad = any_rank(not local_gradients_finite(engine), model.device)
+            if bad and hasattr(model, "skip_step"):
+                model.skip_step("gradient")  # every rank takes this branch together
         if getattr(model, "step_skipped", False):
             skip_engine_step(engine, boundary)
             return closure_result
