@@ -23,6 +23,7 @@ from twinflow.codec import Codec, PixelCodec
 from twinflow.data.batch import Batch
 from twinflow.data.text_encoder import PromptConditioner
 from twinflow.ema import EMA
+from twinflow.networks.zero3 import zero3_partitioned
 from twinflow.objective.objective import TwinFlowObjective
 from twinflow.rank_agreement import any_rank
 from twinflow.sampling.images import generate_images
@@ -105,7 +106,7 @@ class TwinFlowModule(L.LightningModule):
             if self._trainer is not None and self.device_mesh is not None:
                 raise ValueError("model.ema_decay must be null under FSDP2 (a full EMA copy "
                                  "would undo the sharding)")
-            if any(hasattr(p, "ds_id") for p in self.network.parameters()):
+            if zero3_partitioned(self.network.parameters()):
                 raise ValueError(
                     "model.ema_decay must be null under DeepSpeed ZeRO-3 (a full EMA copy would "
                     "undo the partitioning; the paper trains the 20B model without EMA, the "

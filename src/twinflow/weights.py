@@ -97,10 +97,10 @@ def warm_start(network: torch.nn.Module, source: str | Path) -> None:
     into ``network``, strictly: every tensor present with its shape, else one
     :class:`CheckpointError` naming the mismatch. A network ZeRO-3 built partitioned is
     filled one gathered module at a time."""
-    from twinflow.networks.zero3 import load_state_partitioned
+    from twinflow.networks.zero3 import load_state_partitioned, zero3_partitioned
 
     state, what = load_network_state(source), f"model.init_from={source}"
-    if any(hasattr(p, "ds_id") for p in network.parameters()):
+    if zero3_partitioned(network.parameters()):
         load_state_partitioned(network, state, what)
         return
     own = network.state_dict()

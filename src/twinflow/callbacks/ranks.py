@@ -7,12 +7,13 @@ from typing import Any
 
 def is_sharded(pl_module: Any) -> bool:
     """Whether the module's network is partitioned over ranks (DeepSpeed ZeRO-3, FSDP2)."""
+    from twinflow.networks.zero3 import zero3_partitioned
     from twinflow.strategies.fsdp2 import is_fsdp2
 
     network = getattr(pl_module, "network", None)
     if network is None:
         return False
-    return is_fsdp2(network) or any(hasattr(p, "ds_id") for p in network.parameters())
+    return is_fsdp2(network) or zero3_partitioned(network.parameters())
 
 
 def generates_here(trainer: Any, pl_module: Any) -> bool:

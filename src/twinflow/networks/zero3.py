@@ -13,7 +13,7 @@ from __future__ import annotations
 import contextlib
 import json
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 import torch
@@ -28,6 +28,11 @@ def zero_init_active() -> bool:
 
 def is_partitioned(p: torch.Tensor) -> bool:
     return hasattr(p, "ds_id")
+
+
+def zero3_partitioned(params: Iterable[torch.Tensor]) -> bool:
+    """Whether any of ``params`` (a module's ``parameters()``) is split by ZeRO-3."""
+    return any(is_partitioned(p) for p in params)
 
 
 @contextlib.contextmanager

@@ -55,7 +55,7 @@ class GuidedVelocity:
     def __post_init__(self) -> None:
         if self.precision not in PRECISIONS:
             raise ValueError(
-                f"GuidedVelocity.precision={self.precision!r}: use 'fp32', 'bf16' or 'auto'")
+                f"GuidedVelocity.precision={self.precision!r}: use one of {', '.join(PRECISIONS)}")
         lo, hi = self.t_range
         if not 0 <= lo <= hi <= 1:
             raise ValueError(

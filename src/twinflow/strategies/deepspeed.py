@@ -25,6 +25,7 @@ from lightning.pytorch.plugins.precision.deepspeed import DeepSpeedPrecision
 from lightning.pytorch.strategies import DDPStrategy, DeepSpeedStrategy
 from lightning.pytorch.utilities.exceptions import MisconfigurationException
 
+from twinflow.networks.zero3 import zero3_partitioned
 from twinflow.rank_agreement import any_rank
 
 
@@ -80,7 +81,7 @@ def local_gradients_finite(engine: Any) -> bool:
     ZeRO-1/2 optimizers answer through ``has_overflow`` (itself agreed across ranks).
     """
     params = [p for p in engine.module.parameters() if p.requires_grad]
-    if any(hasattr(p, "ds_id") for p in params):
+    if zero3_partitioned(params):
         from deepspeed.utils import safe_get_local_grad
 
         grads = [safe_get_local_grad(p) for p in params]
