@@ -28,7 +28,7 @@ from twinflow.objective.objective import TwinFlowObjective
 from twinflow.rank_agreement import any_rank
 from twinflow.sampling.images import generate_images
 from twinflow.sampling.presets import sampler_for
-from twinflow.warmdown import LinearWarmdown
+from twinflow.warmdown import LinearWarmdown, check_share
 from twinflow.weights import warm_start
 
 
@@ -72,9 +72,7 @@ class TwinFlowModule(L.LightningModule):
         if sample_precision not in PRECISIONS:
             raise ValueError(f"model.sample_precision must be one of {', '.join(PRECISIONS)}"
                              f", got {sample_precision!r}")
-        if not 0 <= lr_warmdown <= 1:
-            raise ValueError(f"model.lr_warmdown must be in [0, 1], got {lr_warmdown}")
-        if lr_warmdown and lr_scheduler is not None:
+        if check_share(lr_warmdown) and lr_scheduler is not None:
             raise ValueError("give model.lr_warmdown or model.lr_scheduler, not both")
         if ema_decay is not None and not 0 < ema_decay < 1:
             raise ValueError(f"model.ema_decay must be in (0, 1) or null, got {ema_decay}")

@@ -9,6 +9,13 @@ from __future__ import annotations
 import torch
 
 
+def check_share(share: float) -> float:
+    """``share`` if it is a valid ``model.lr_warmdown`` (in ``[0, 1]``), else ``ValueError``."""
+    if not 0 <= share <= 1:
+        raise ValueError(f"model.lr_warmdown must be in [0, 1], got {share}")
+    return share
+
+
 class LinearWarmdown:
     """The factor on the learning rate at optimizer step ``k`` (0-based) of ``total``:
 
@@ -22,9 +29,7 @@ class LinearWarmdown:
         if total_steps <= 0:
             raise ValueError("model.lr_warmdown needs a positive trainer.max_steps (the "
                              f"warm-down ends there), got {total_steps}")
-        if not 0 <= share <= 1:
-            raise ValueError(f"model.lr_warmdown must be in [0, 1], got {share}")
-        self.total, self.start = total_steps, total_steps * (1 - share)
+        self.total, self.start = total_steps, total_steps * (1 - check_share(share))
 
     def __call__(self, step: int) -> float:
         if step < self.start:
@@ -35,4 +40,4 @@ class LinearWarmdown:
         return torch.optim.lr_scheduler.LambdaLR(optimizer, self)
 
 
-__all__ = ["LinearWarmdown"]
+__all__ = ["LinearWarmdown", "check_share"]
