@@ -42,13 +42,15 @@ def sample(module, per_digit: int, nfe: int | str, seed: int = SCORE_SEED,
     return images, labels
 
 
-def score(module, nfes: list, per_digit: int, grid_per_digit: int = 4) -> tuple[dict, dict]:
+def score(module, nfes: list, per_digit: int, grid_per_digit: int = 4,
+          seed: int = SCORE_SEED) -> tuple[dict, dict]:
     """``({nfe: {metric: value}}, {nfe: grid})``: every numeric metric of
-    ``DigitJudge.score(...).as_dict()`` per NFE, and the first ``grid_per_digit`` images of
-    each digit, digit by digit (``(10 * grid_per_digit, 28, 28, 1)`` as nested lists)."""
+    ``DigitJudge.score(...).as_dict()`` per NFE (samples drawn with ``seed``), and the first
+    ``grid_per_digit`` images of each digit, digit by digit (``(10 * grid_per_digit, 28, 28,
+    1)`` as nested lists)."""
     scores, grids = {}, {}
     for nfe in nfes:
-        images, labels = sample(module, per_digit, nfe)
+        images, labels = sample(module, per_digit, nfe, seed)
         raw = judge().score(images, labels).as_dict()
         scores[str(nfe)] = {k: float(v) for k, v in raw.items() if isinstance(v, (int, float))}
         order = np.concatenate([np.flatnonzero(labels == d)[:grid_per_digit]

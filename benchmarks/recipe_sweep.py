@@ -3,13 +3,20 @@
 Each variant fine-tunes the same pretrained flow-matching export with a changed objective or
 training setting through the module's own training step (``TwinFlowModule`` under a
 Lightning ``Trainer``, ``benchmarks/module_fit.py``: AdamW, gradient clip 1, the module's EMA
-as the L_base target), and scores 100 samples per digit with the digit judge at 1, 2 and 4
-NFE (the module's sampling network: its EMA, or the online weights without one).  Variants
-run as parallel processes (one thread each), so a GPU machine can try a dozen recipes in
-minutes; trends, not bit-exact numbers, carry over to the CPU demo.
+as the L_base target), once per training seed (``--seeds``), and scores 100 samples per digit
+at 1, 2 and 4 NFE with every digit metric on each sampling seed (``--score-seeds``; the
+original model is scored on the same ones).  The summary (``seed_summary.py``) gives each
+variant's FD ratios and recall difference to the original as mean ± sd over training seeds,
+and its paired difference to ``current`` ± standard error.  One seed moves these by more
+than most recipe changes: compare over several.  Variants run as parallel processes (one
+thread each), so a GPU machine can try a dozen recipes in minutes; trends, not bit-exact
+numbers, carry over to the CPU demo.
 
     # all variants, 8 at a time (needs the project installed)
     python benchmarks/recipe_sweep.py run --pretrained runs/demo/pretrain/export --out results
+    # two variants over four training seeds and three sampling draws, 2 at a time
+    python benchmarks/recipe_sweep.py run --variants current logit_normal_guidance0.15 \
+        --seeds 0 1 2 3 --score-seeds 4321 1 2 --jobs 2 --budget-s 1e9
     python benchmarks/recipe_sweep.py summary --out results
 """
 
@@ -29,6 +36,8 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "benchmarks"))
 sys.path.insert(0, str(ROOT / "src"))
+
+from digit_scoring import SCORE_SEED  # noqa: E402
 
 # name -> overrides: "base" names the configs/objective file to start from (default
 # twinflow.yaml, the current recipe); "objective.<field>[.<key>]" edits its init_args;
@@ -101,8 +110,12 @@ class Deadline(L.Callback):
             trainer.should_stop = True
 
 
-def worker(name: str, pretrained: Path, out: Path, per_digit: int, deadline: float) -> None:
-    """Fine-tune one variant through the module's training step, score it, write its JSON."""
+def worker(name: str, seed: int, pretrained: Path, out: Path, per_digit: int,
+           score_seeds: list[int], budget_s: float) -> None:
+    """Fine-tune one variant with one training seed through the module's training step
+    (stopped after ``budget_s`` seconds of its own), score it on every sampling seed, write
+    ``<name>_s<seed>.json``."""
+    deadline = time.time() + budget_s
     from digit_scoring import score
     from module_fit import StepTimer, fine_tune
 
@@ -110,76 +123,80 @@ def worker(name: str, pretrained: Path, out: Path, per_digit: int, deadline: flo
     overrides = VARIANTS.get(name, {})
     train = TRAIN | {k[6:]: v for k, v in overrides.items() if k.startswith("train.")}
     timer = StepTimer()
-    module = fine_tune(build_objective(overrides), train["steps"], out / "runs" / name,
-                       pretrained, seed=0, timer=timer, lr=train["lr"],
+    module = fine_tune(build_objective(overrides), train["steps"], out / "runs" / f"{name}_s{seed}",
+                       pretrained, seed=seed, timer=timer, lr=train["lr"],
                        batch_size=train["batch"], ema_decay=train["target_ema"],
                        callbacks=[Deadline(deadline)])
-    scores, _ = score(module, [1, 2, 4], per_digit)
-    row = {"variant": name, "step": module.global_step, "train_s": round(sum(timer.times)),
-           **{f"nfe{k}": v for k, v in scores.items()}}
-    (out / f"{name}.json").write_text(json.dumps([row], indent=1))
+    scores = {str(q): score(module, [1, 2, 4], per_digit, seed=q)[0] for q in score_seeds}
+    row = {"variant": name, "seed": seed, "step": module.global_step,
+           "train_s": round(sum(timer.times)), "scores": scores}
+    (out / f"{name}_s{seed}.json").write_text(json.dumps(row, indent=1))
 
 
-def original_model(pretrained: Path, out: Path, per_digit: int) -> None:
-    """The original (phase-1) model at multi-step NFE, same seed and scorer."""
+ORIGINAL = "original_model.json"
+
+
+def original_model(pretrained: Path, out: Path, per_digit: int, score_seeds: list[int]) -> None:
+    """The original (phase-1) model with the multi-step (``mul``) sampler at 16, 32 and 64
+    NFE on each sampling seed, same scorer.  Seeds already in ``original_model.json`` for
+    the same model and sample count are kept."""
     from digit_scoring import judge, sample
 
     from twinflow.export import load_module
 
     torch.set_num_threads(1)
+    path, key = out / ORIGINAL, {"pretrained": str(pretrained), "per_digit": per_digit}
+    old = json.loads(path.read_text()) if path.is_file() else {}
+    done = old.get("scores", {}) if all(old.get(k) == v for k, v in key.items()) else {}
     module = load_module(pretrained)
-    rows = {}
-    for nfe in (16, 32, 64):  # the multi-step (mul) sampler
-        images, labels = sample(module, per_digit, nfe, style="mul")
-        rows[f"mul/nfe{nfe}"] = judge().score(images, labels).as_dict()
-    images, labels = sample(module, per_digit, 1)
-    rows["few/nfe1"] = judge().score(images, labels).as_dict()
-    (out / "original_model.json").write_text(json.dumps(rows, indent=1))
+    for q in score_seeds:
+        if str(q) not in done:
+            done[str(q)] = {str(nfe): judge().score(*sample(module, per_digit, nfe, q, "mul"))
+                            .as_dict() for nfe in (16, 32, 64)}
+    path.write_text(json.dumps(key | {"scores": done}, indent=1))
 
 
 def run(args: argparse.Namespace) -> None:
     args.out.mkdir(parents=True, exist_ok=True)
     names = args.variants or list(VARIANTS)
-    deadline = time.time() + args.budget_s
     env = os.environ | {"OMP_NUM_THREADS": "1", "PYTHONUNBUFFERED": "1"}
     common = ["--pretrained", str(args.pretrained), "--out", str(args.out),
-              "--per-digit", str(args.per_digit)]
-    original_done = (args.out / "original_model.json").is_file()  # reuse: same pretrained model
-    queue = [] if original_done else [["original"]]
-    queue += [["worker", "--name", n, "--deadline", str(deadline)] for n in names]
+              "--per-digit", str(args.per_digit), "--budget-s", str(args.budget_s),
+              "--score-seeds", *[str(q) for q in args.score_seeds]]
+    queue = [["original"]]  # scores only the sampling seeds it lacks
+    queue += [["worker", "--name", n, "--seed", str(s)] for n in names for s in args.seeds]
     running: list[subprocess.Popen] = []
+    failed: list[str] = []
     while queue or running:
         while queue and len(running) < args.jobs:
             cmd = [sys.executable, __file__, *queue.pop(0), *common]
             running.append(subprocess.Popen(cmd, env=env))
         time.sleep(2)
+        failed += [" ".join(p.args[2:7]) for p in running if p.poll() not in (None, 0)]
         running = [p for p in running if p.poll() is None]
     summarize(args.out)
+    if failed:
+        raise SystemExit(f"error: {len(failed)} job(s) failed ({'; '.join(failed)}); their "
+                         "output is above, the summary covers the rest")
 
 
-def summarize(out: Path) -> None:
-    ref = (
-        json.loads((out / "original_model.json").read_text())
-        if (out / "original_model.json").is_file()
-        else {}
-    )
-    best_fd = min((v["fd"] for k, v in ref.items() if k.startswith("mul")), default=float("nan"))
-    fds = {k: round(v["fd"], 1) for k, v in ref.items()}
-    print(f"original multi-step best FD: {best_fd:.1f}  ({fds})")
-    for path in sorted(out.glob("*.json")):
-        if path.name == "original_model.json":
-            continue
-        for row in json.loads(path.read_text()):
-            cells = [
-                f"{k}: {v['accuracy']:.3f}/{v['fd']:.1f}"
-                f"({v['fd'] / best_fd:.2f}x)/{v['diversity']:.2f}"
-                for k, v in row.items()
-                if isinstance(v, dict)
-            ]
-            print(
-                f"{row['variant']:>18} step {row['step']:>5} ({row['train_s']}s)  "
-                + "  ".join(cells)
-            )
+def summarize(out: Path) -> dict:
+    """Print and write (``summary.json``, ``summary.md``) the seed-aware comparison."""
+    from seed_summary import compare, markdown
+
+    if not (out / ORIGINAL).is_file():
+        raise SystemExit(f"error: {out / ORIGINAL} is missing; run the sweep (mode run) first")
+    original = json.loads((out / ORIGINAL).read_text())["scores"]
+    rows = [json.loads(p.read_text()) for p in sorted(out.glob("*_s*.json"))]
+    if not rows:
+        raise SystemExit(f"error: no variant results (<name>_s<seed>.json) in {out}")
+    result = compare(rows, original)
+    result["steps"] = {f"{r['variant']}_s{r['seed']}": [r["step"], r["train_s"]] for r in rows}
+    text = "\n\n".join(markdown(result, nfe) for nfe in ("1", "2", "4"))
+    (out / "summary.json").write_text(json.dumps(result, indent=1))
+    (out / "summary.md").write_text(text + "\n")
+    print(text)
+    return result
 
 
 def main() -> None:
@@ -191,10 +208,15 @@ def main() -> None:
     p.add_argument("--out", type=Path, default=Path(".sweep/results"))
     p.add_argument("--per-digit", type=int, default=100, help="samples per digit scored")
     p.add_argument("--jobs", type=int, default=8)
-    p.add_argument("--budget-s", type=float, default=420.0, help="training stops after this")
+    p.add_argument("--budget-s", type=float, default=420.0,
+                   help="each fine-tuning stops after this many seconds (its own clock)")
     p.add_argument("--variants", nargs="*", help=f"default: all of {list(VARIANTS)}")
+    p.add_argument("--seeds", type=int, nargs="+", default=[0],
+                   help="training seeds: each variant is fine-tuned once per seed")
+    p.add_argument("--score-seeds", type=int, nargs="+", default=[SCORE_SEED],
+                   help="sampling seeds: every model is scored on each (same noise for all)")
     p.add_argument("--name")
-    p.add_argument("--deadline", type=float, default=float("inf"))
+    p.add_argument("--seed", type=int, default=0)
     args = p.parse_args()
     unknown = set(args.variants or []) - set(VARIANTS)
     if unknown:
@@ -206,9 +228,10 @@ def main() -> None:
     if args.mode == "run":
         run(args)
     elif args.mode == "worker":
-        worker(args.name, args.pretrained.resolve(), args.out, args.per_digit, args.deadline)
+        worker(args.name, args.seed, args.pretrained.resolve(), args.out, args.per_digit,
+               args.score_seeds, args.budget_s)
     elif args.mode == "original":
-        original_model(args.pretrained.resolve(), args.out, args.per_digit)
+        original_model(args.pretrained.resolve(), args.out, args.per_digit, args.score_seeds)
     else:
         summarize(args.out)
 

@@ -95,3 +95,41 @@ def test_sampling_cost_times_each_nfe_and_the_bare_call(tmp_path):
     assert all(r["ms_median"] > 0 for r in result["rows"])
     assert all(r["ratio_min"] <= r["ratio_median"] <= r["ratio_max"]
                for r in result["rows"] if "ratio_median" in r)
+
+
+def test_recipe_sweep_compares_variants_over_training_and_sampling_seeds(tmp_path):
+    """Two variants, one step each (budget 0 s), scored on two sampling seeds; the original is
+    scored on the same seeds and the summary pairs the variants by training seed (the
+    statistics themselves: tests/test_seed_summary.py)."""
+    import yaml
+
+    from tests.helpers import load_experiment
+    from twinflow.export import build_module, export_module
+
+    config = load_experiment("digits_fm")["model"] | {"ema_decay": None}
+    config.pop("optimizer", None)
+    module = build_module(config)
+    module.configure_model()
+    module.model_config = yaml.safe_dump(config, sort_keys=False)
+    pretrained = export_module(module, tmp_path / "pretrained")
+    out = tmp_path / "sweep"
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    cmd = [sys.executable, str(ROOT / "benchmarks/recipe_sweep.py"), "run", "--pretrained",
+           str(pretrained), "--out", str(out), "--variants", "current", "reference",
+           "--seeds", "3", "--score-seeds", "5", "6", "--per-digit", "1",
+           "--jobs", "2", "--budget-s", "0"]
+    run = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=900)
+    assert run.returncode == 0, run.stderr[-3000:]
+    original = json.loads((out / "original_model.json").read_text())
+    assert sorted(original["scores"]) == ["5", "6"]
+    assert sorted(original["scores"]["5"]) == ["16", "32", "64"]
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["reference"] == "current"
+    assert sorted(summary["steps"]) == ["current_s3", "reference_s3"]
+    assert all(step == 1 for step, _ in summary["steps"].values())
+    ref = summary["variants"]["reference"]
+    assert sorted(ref) == ["1", "2", "4"]
+    pixel = ref["1"]["fd_pixel_ratio"]
+    assert pixel["n"] == 1 and pixel["n_paired"] == 1 and pixel["mean"] > 0
+    assert "| reference | 3 |" in run.stdout
+    assert (out / "summary.md").read_text().strip() in run.stdout
