@@ -129,7 +129,8 @@ def worker(name: str, seed: int, pretrained: Path, out: Path, per_digit: int,
                        callbacks=[Deadline(deadline)])
     scores = {str(q): score(module, [1, 2, 4], per_digit, seed=q)[0] for q in score_seeds}
     row = {"variant": name, "seed": seed, "step": module.global_step,
-           "train_s": round(sum(timer.times)), "scores": scores}
+           "train_s": round(sum(timer.times)), "pretrained": str(pretrained),
+           "per_digit": per_digit, "scores": scores}
     (out / f"{name}_s{seed}.json").write_text(json.dumps(row, indent=1))
 
 
@@ -174,10 +175,12 @@ def run(args: argparse.Namespace) -> None:
         time.sleep(2)
         failed += [" ".join(p.args[2:7]) for p in running if p.poll() not in (None, 0)]
         running = [p for p in running if p.poll() is None]
+    if failed:
+        print(f"error: {len(failed)} job(s) failed ({'; '.join(failed)}); their output is "
+              "above, the summary below covers the rest", file=sys.stderr)
     summarize(args.out)
     if failed:
-        raise SystemExit(f"error: {len(failed)} job(s) failed ({'; '.join(failed)}); their "
-                         "output is above, the summary covers the rest")
+        raise SystemExit(1)
 
 
 def summarize(out: Path) -> dict:
@@ -186,11 +189,19 @@ def summarize(out: Path) -> dict:
 
     if not (out / ORIGINAL).is_file():
         raise SystemExit(f"error: {out / ORIGINAL} is missing; run the sweep (mode run) first")
-    original = json.loads((out / ORIGINAL).read_text())["scores"]
-    rows = [json.loads(p.read_text()) for p in sorted(out.glob("*_s*.json"))]
+    original = json.loads((out / ORIGINAL).read_text())
+    rows = []
+    for path in sorted(out.glob("*_s*.json")):
+        row = json.loads(path.read_text())
+        if any(row.get(k) != original.get(k) for k in ("pretrained", "per_digit")):
+            raise SystemExit(f"error: {path} was fine-tuned from {row.get('pretrained')} and "
+                             f"scored on {row.get('per_digit')} samples per digit, the original "
+                             f"in {ORIGINAL} is {original.get('pretrained')} at "
+                             f"{original.get('per_digit')}; give each comparison its own --out")
+        rows.append(row)
     if not rows:
         raise SystemExit(f"error: no variant results (<name>_s<seed>.json) in {out}")
-    result = compare(rows, original)
+    result = compare(rows, original["scores"])
     result["steps"] = {f"{r['variant']}_s{r['seed']}": [r["step"], r["train_s"]] for r in rows}
     text = "\n\n".join(markdown(result, nfe) for nfe in ("1", "2", "4"))
     (out / "summary.json").write_text(json.dumps(result, indent=1))

@@ -133,3 +133,11 @@ def test_recipe_sweep_compares_variants_over_training_and_sampling_seeds(tmp_pat
     assert pixel["n"] == 1 and pixel["n_paired"] == 1 and pixel["mean"] > 0
     assert "| reference | 3 |" in run.stdout
     assert (out / "summary.md").read_text().strip() in run.stdout
+    # a result from another sample count in the same folder is refused, not averaged in
+    stale = json.loads((out / "current_s3.json").read_text()) | {"per_digit": 100, "seed": 9}
+    (out / "current_s9.json").write_text(json.dumps(stale))
+    again = subprocess.run([sys.executable, str(ROOT / "benchmarks/recipe_sweep.py"), "summary",
+                            "--out", str(out)], env=env, capture_output=True, text=True)
+    assert again.returncode == 1
+    assert "current_s9.json was fine-tuned from" in again.stderr
+    assert "give each comparison its own --out" in again.stderr
