@@ -34,9 +34,10 @@ METRICS = (("fd_ratio", "fd", "ratio"), ("fd_judge2_ratio", "fd_judge2", "ratio"
 
 def original_nfe(original: dict) -> str:
     """The original's NFE with the lowest tuned-judge FD, averaged over sampling seeds."""
-    nfes = set.intersection(*(set(per) for per in original.values()))
+    nfes = set.intersection(*(set(per) for per in original.values())) if original else set()
     if not nfes:
-        raise ValueError("the original model's scores share no NFE across sampling seeds")
+        raise ValueError("the original model has no scores common to all its sampling seeds; "
+                         "run the sweep's original job (mode run or original) again")
     return min(sorted(nfes), key=lambda n: statistics.fmean(original[q][n]["fd"]
                                                             for q in original))
 

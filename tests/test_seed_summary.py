@@ -25,6 +25,8 @@ ORIGINAL = {"1": {"32": scores(8.0, 2.0, 0.90), "64": scores(12.0, 1.0, 0.99)},
 
 def test_the_original_nfe_is_the_best_mean_tuned_fd():
     assert original_nfe(ORIGINAL) == "32"
+    with pytest.raises(ValueError, match="no scores common to all its sampling seeds"):
+        original_nfe({})
 
 
 def test_each_sampling_seed_is_compared_with_the_original_on_the_same_seed():
