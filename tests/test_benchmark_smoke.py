@@ -141,3 +141,18 @@ def test_recipe_sweep_compares_variants_over_training_and_sampling_seeds(tmp_pat
     assert again.returncode == 1
     assert "current_s9.json was fine-tuned from" in again.stderr
     assert "give each comparison its own --out" in again.stderr
+
+
+def test_benchmark_fine_tune_trains_exactly_as_twinflow_fit(tmp_path):
+    """One training path: the benchmarks' ``fine_tune`` (the sweep's and quality_vs_nfe's
+    fits) and ``twinflow fit`` of the demo's phase-2 config, same seed and thread count, end
+    with the same weights bit for bit; the fit's validation in between (loss, grids, digit
+    scores) draws no training randomness."""
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    run = subprocess.run([sys.executable, str(ROOT / "tests/fit_path_probe.py"), str(tmp_path),
+                          "4"], env=env, capture_output=True, text=True, timeout=600)
+    assert run.returncode == 0, run.stderr[-3000:]
+    result = json.loads(run.stdout.strip().splitlines()[-1])
+    assert result["steps"] == 4 and result["ema_updates"] == 4
+    assert result["tensors"]["network."] == result["tensors"]["ema.shadow."] > 50
+    assert result["max_abs_diff"] == {"network.": 0.0, "ema.shadow.": 0.0}
