@@ -16,7 +16,10 @@ call's rows, a grad call's rows three times: backward = 2 forwards), and peak me
 step's transient peak above the pre-step level (CUDA: ``max_memory_allocated``; CPU: the
 process's peak RSS, reset through ``/proc/self/clear_refs``, with glibc's mmap threshold
 fixed so freed tensors return to the system) plus the module's persistent bytes (weights,
-optimizer state, EMA copy).
+optimizer state, EMA copy).  On the CPU, calls and memory come from a child process with
+that allocator setting, and the times from this one, which keeps glibc's default as a
+training process does: timed under the fixed threshold, each step faulted its memory in
+afresh and CPU steps were 25-35% slower on a 2-core Intel Xeon.
 
 Networks: ``digits`` (configs/network/digits_unet.yaml, the digits recipe of
 configs/objective), ``sana`` and ``qwen`` (the tiny random-init test configs, the backbone
@@ -144,6 +147,7 @@ class Config:
         self.method, self.ema, self.device, self.autocast = method, ema, device, autocast
         self.module, self.opt = make_module(spec, method, ema, device, precision)
         self.times: list[float] = []
+        self.batch = None  # the random batch it is timed and measured on
         self.calls: list[tuple[int, bool]] | None = None
         nets = [self.module.network] + ([self.module.ema.shadow] if ema else [])
         for net in nets:
@@ -201,20 +205,17 @@ def step_peak_mb(cfg: Config, batch) -> float:
     return rss_mb("VmHWM") - before
 
 
-def measure(name: str, batch_size: int, args, device: torch.device) -> list[dict]:
+def time_steps(name: str, batch_size: int, args, device: torch.device) -> list[Config]:
+    """The six configurations of one network and batch, warmed up and timed interleaved."""
     spec = NETWORKS[name]
     autocast = device.type == "cuda" and name == "sana_600m"
     batch = random_batch(spec, batch_size, device)
     configs = [Config(spec, m, ema, device, autocast, args.guidance_precision)
                for ema in (True, False) for m in METHODS]
     for cfg in configs:
+        cfg.batch = batch
         for i in range(args.warmup):
             cfg.step(batch, i)
-        cfg.calls = []
-        cfg.peak = step_peak_mb(cfg, batch)  # also counts the calls of this step
-        cfg.fe = sum(n * (3 if grad else 1) for n, grad in cfg.calls) / batch_size
-        cfg.n_calls = (sum(g for _, g in cfg.calls), sum(not g for _, g in cfg.calls))
-        cfg.calls = None
     for rep in range(args.repeats):
         shift = rep % len(configs)
         for cfg in configs[shift:] + configs[:shift]:
@@ -223,21 +224,74 @@ def measure(name: str, batch_size: int, args, device: torch.device) -> list[dict
             cfg.step(batch, rep)
             sync(device)
             cfg.times.append(time.perf_counter() - start)
+    return configs
+
+
+def footprint(configs: list[Config]) -> dict[tuple[str, bool], dict]:
+    """Per configuration: network calls, forward-equivalents per row and peak memory of one
+    step (after at least one warm-up step)."""
+    out = {}
+    for cfg in configs:
+        cfg.calls = []
+        peak = step_peak_mb(cfg, cfg.batch)  # also counts the calls of this step
+        calls, cfg.calls = cfg.calls, None
+        out[cfg.method, cfg.ema] = {
+            "step_peak_mb": peak, "persistent_mb": cfg.persistent_bytes() / MB,
+            "fwd_equiv_per_row": sum(n * (3 if grad else 1) for n, grad in calls)
+            / len(cfg.batch),
+            "calls_grad": sum(g for _, g in calls), "calls_nograd": sum(not g for _, g in calls)}
+    return out
+
+
+def cpu_footprints(argv: list[str], timed: list) -> list[dict]:
+    """``footprint`` of every timed (network, batch) from a child process (``--footprint``)
+    whose allocator returns freed memory from its start, so its RSS follows the live tensors.
+
+    Not in this process: under that allocator setting each step faults all its memory in
+    afresh, which a training process does not, and CPU steps timed under it were 25-35%
+    slower on a 2-core Intel Xeon (11 M page faults in a 37-s run, against 0.3 M for 150
+    steps of a real fit)."""
+    plan = [[name, len(configs[0].batch)] for name, configs in timed]
+    child = subprocess.run([sys.executable, __file__, *argv, "--footprint", json.dumps(plan)],
+                           capture_output=True, text=True)
+    if child.returncode != 0:
+        raise SystemExit(f"error: the memory pass failed:\n{child.stderr[-2000:]}")
+    rows = json.loads(child.stdout.strip().splitlines()[-1])
+    return [{(r["method"], r["ema"]): r for r in per} for per in rows]
+
+
+def footprint_child(args, device: torch.device) -> None:
+    """The child of ``cpu_footprints``: prints one JSON list (per planned network and batch)
+    of per-configuration footprints."""
+    if platform.system() == "Linux":
+        ctypes.CDLL("libc.so.6").mallopt(-3, 256 * 1024)  # M_MMAP_THRESHOLD: freed -> system
+    out = []
+    for name, batch_size in json.loads(args.footprint):
+        args.repeats, args.warmup = 0, max(1, args.warmup)
+        configs = time_steps(name, batch_size, args, device)  # warm-up steps only
+        out.append([{"method": m, "ema": e} | v for (m, e), v in footprint(configs).items()])
+    print(json.dumps(out))
+
+
+def rows_for(name: str, configs: list[Config], memory: dict) -> list[dict]:
+    """Every configuration's row: step times, ratios to flow matching (per repeat) and its
+    ``footprint`` entry, with the peak (persistent + step) as a ratio to flow matching's."""
     rows = []
     for cfg in configs:
         fm = next(c for c in configs if c.method == "flow_matching" and c.ema == cfg.ema)
         ratios = [a / b for a, b in zip(cfg.times, fm.times)]
-        total = cfg.persistent_bytes() / MB + cfg.peak
-        fm_total = fm.persistent_bytes() / MB + fm.peak
+        mine, fms = memory[cfg.method, cfg.ema], memory["flow_matching", cfg.ema]
+        total = mine["persistent_mb"] + mine["step_peak_mb"]
         rows.append({
-            "network": name, "batch": batch_size, "method": cfg.method, "ema": cfg.ema,
+            "network": name, "batch": len(cfg.batch), "method": cfg.method, "ema": cfg.ema,
             "params": sum(p.numel() for p in cfg.module.network.parameters()),
             "step_ms_median": 1e3 * statistics.median(cfg.times),
             "step_ms_min": 1e3 * min(cfg.times),
             "ratio_min": min(ratios), "ratio_median": statistics.median(ratios),
-            "ratio_max": max(ratios), "fwd_equiv_per_row": cfg.fe,
-            "calls_grad": cfg.n_calls[0], "calls_nograd": cfg.n_calls[1],
-            "step_peak_mb": cfg.peak, "peak_mb": total, "peak_ratio": total / fm_total,
+            "ratio_max": max(ratios), "fwd_equiv_per_row": mine["fwd_equiv_per_row"],
+            "calls_grad": mine["calls_grad"], "calls_nograd": mine["calls_nograd"],
+            "step_peak_mb": mine["step_peak_mb"], "peak_mb": total,
+            "peak_ratio": total / (fms["persistent_mb"] + fms["step_peak_mb"]),
         })
     return rows
 
@@ -283,6 +337,7 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--guidance-precision", choices=("config", "fp32", "bf16"), default="config",
                    help="override the recipe's guidance precision (bf16 is slow on CPUs "
                    "without bf16 units)")
+    p.add_argument("--footprint", help=argparse.SUPPRESS)  # the memory pass's child
     args = p.parse_args(argv)
     if args.device == "cuda" and not torch.cuda.is_available():
         p.error("--device cuda: no CUDA device here; run on a GPU machine or use --device cpu")
@@ -295,20 +350,27 @@ def main(argv: list[str] | None = None) -> None:
         p.error("--repeats must be >= 1 and --warmup >= 0")
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    if args.device == "cpu" and platform.system() == "Linux":
-        # Fixed mmap threshold: freed tensors go back to the system, so RSS tracks allocations.
-        ctypes.CDLL("libc.so.6").mallopt(-3, 256 * 1024)  # M_MMAP_THRESHOLD
     warnings.filterwarnings("ignore")  # self.log outside a Trainer; diffusers notices
     if args.threads:
         torch.set_num_threads(args.threads)
     device = torch.device(args.device)
-    rows = []
+    if args.footprint:
+        footprint_child(args, device)
+        return
+    timed = []
     for name in args.network:
         # --quick is a smoke run: the digits U-Net at batch 512 alone took 4 of its 6.5 min.
         default = NETWORKS[name]["batch"][:1] if args.quick else NETWORKS[name]["batch"]
         for b in args.batch or default:
-            rows.extend(measure(name, b, args, device))
-            print(f"measured {name} batch {b}", file=sys.stderr, flush=True)
+            timed.append((name, time_steps(name, b, args, device)))
+            print(f"timed {name} batch {b}", file=sys.stderr, flush=True)
+    # CPU memory from a child process (an allocator setting that slows every step); CUDA's
+    # peak counter needs none, so the timed modules are measured here.
+    memory = (cpu_footprints(sys.argv[1:] if argv is None else argv, timed)
+              if device.type == "cpu"
+              else [footprint(configs) for _, configs in timed])
+    rows = [row for (name, configs), mem in zip(timed, memory)
+            for row in rows_for(name, configs, mem)]
     result = {"machine": machine(device), "repeats": args.repeats,
               "guidance_precision": args.guidance_precision, "rows": rows}
     md = table(rows)

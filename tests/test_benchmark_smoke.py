@@ -78,6 +78,8 @@ def test_step_cost_measures_the_three_methods_with_and_without_ema(tmp_path, bf1
         assert fm["fwd_equiv_per_row"] == 3.0 and (fm["calls_grad"], fm["calls_nograd"]) == (1, 0)
         assert fm["ratio_median"] == 1.0 and twin["step_ms_median"] > 0
         assert twin["fwd_equiv_per_row"] > 3.0 and rows["rcgm", ema]["fwd_equiv_per_row"] > 3.0
+        # memory and calls come from the child process (its own allocator setting)
+        assert twin["peak_mb"] > twin["step_peak_mb"] >= 0 and twin["peak_ratio"] > 0
     # without EMA, a bf16 guidance pair is its own call: 4 no-grad calls (fakes, guidance
     # pair, sub-step 1 + rectify probe, sub-step 2); in fp32 it shares a call with the other
     # online-network passes: 3.
