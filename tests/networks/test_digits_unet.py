@@ -50,6 +50,32 @@ def test_unet_shape_and_zero_velocity_at_start():
     assert torch.count_nonzero(v) == 0
 
 
+@pytest.mark.parametrize("patch", [1, 2])
+def test_channels_last_activations_equal_the_default_layout_in_values_and_gradients(patch):
+    torch.manual_seed(0)
+    nets = [DigitsUNet(widths=(16, 32), patch=patch, cond_dim=8, emb_dim=16, channels_last=cl)
+            for cl in (False, True)]
+    with torch.no_grad():  # the zero-initialised layers get weights, so gradients flow
+        for p in nets[0].parameters():
+            p.add_(0.1 * torch.randn_like(p))
+    nets[1].load_state_dict(nets[0].state_dict())
+    x, t, r, c = torch.randn(3, 1, 28, 28), torch.rand(3), torch.rand(3), torch.randn(3, 8)
+    layouts = []
+    for net in nets:
+        net.mid1.register_forward_hook(lambda m, args, out: layouts.append(
+            out.is_contiguous(memory_format=torch.channels_last) and not out.is_contiguous()))
+    outs = [net(x, t, r, Conditioning(c)) for net in nets]
+    assert layouts == [False, True]  # the bottleneck's activations are channels-last
+    assert outs[0].is_contiguous() and outs[1].is_contiguous()
+    assert outs[0].abs().mean() > 0.01
+    torch.testing.assert_close(outs[1], outs[0], rtol=1e-4, atol=1e-5)
+    for out in outs:
+        out.square().sum().backward()
+    for (name, a), b in zip(nets[0].named_parameters(), nets[1].parameters()):
+        torch.testing.assert_close(b.grad, a.grad, rtol=1e-4, atol=1e-4, msg=name)
+    assert all(p.is_contiguous() for p in nets[1].parameters())  # weights keep their layout
+
+
 def test_second_time_embedding_starts_as_a_separate_equal_copy():
     from twinflow.networks.time_embedding import TimeEmbedding, TwoTimeEmbedding
 
