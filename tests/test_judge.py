@@ -136,3 +136,20 @@ def test_digit_prompts_interleaved_prefixes_and_chunk_seeds():
     assert labels[order].tolist() == [d for d in range(10) for _ in range(4)]
     with pytest.raises(ValueError, match="per_digit"):
         digit_prompts(0)
+
+
+def test_a_cached_judge_loads_without_drawing_from_the_global_rng(tmp_path):
+    """A fit's scoring callback loads the judges in its setup, before the network's init:
+    whether they were cached must not change the fit (it did, through build()'s init)."""
+    from twinflow.judge.classifier import cached_model
+
+    def build():
+        return torch.nn.Linear(4, 3)
+
+    trained = cached_model("tiny", build, build, tmp_path)  # first use: "trains", saves
+    torch.manual_seed(123)
+    expected = torch.rand(3)
+    torch.manual_seed(123)
+    loaded = cached_model("tiny", build, lambda: 1 / 0, tmp_path)  # cached: loads
+    assert torch.equal(torch.rand(3), expected)
+    assert torch.equal(loaded.weight, trained.weight)

@@ -113,10 +113,14 @@ def cached_model(
     name: str, build: Callable[[], nn.Module], train: Callable[[], nn.Module],
     cache_dir: str | Path | None = None,
 ) -> nn.Module:
-    """``<cache>/<name>_<data digest>.safetensors`` if present, else ``train()`` and save it."""
+    """``<cache>/<name>_<data digest>.safetensors`` if present, else ``train()`` and save it.
+
+    Either way the global RNG is left as it was, so a fit that loads the judges (a scoring
+    callback's setup) trains alike whether or not they were cached."""
     path = cache_path(cache_dir, name)
     if path.is_file():
-        model = build()
+        with torch.random.fork_rng(devices=[]):  # build()'s default init draws from it
+            model = build()
         model.load_state_dict(load_file(path))
         return model.eval()
     model = train()
