@@ -7,19 +7,16 @@
 Each step is the module's own: ``TwinFlowModule.on_train_batch_start`` + ``training_step`` +
 backward + ``on_before_optimizer_step`` + gradient clipping (1.0) + optimizer step + EMA
 update, on random data of the network's shape.  For each network and batch the six modules
-(flow matching, RCGM, TwinFlow; EMA target on and off) start from the same weights and are
-timed interleaved in one run: every repeat times one step of each (order rotated), and the
-ratios to flow matching (same EMA setting) are taken per repeat: min / median / max.
+(flow matching, RCGM, TwinFlow; EMA target on and off) start from the same weights; the
+three of one EMA setting are timed interleaved: every repeat times one step of each (order
+rotated), and the ratios to flow matching (same EMA setting) are taken per repeat: min /
+median / max.
 
 Also per configuration: network calls per step and forward-equivalents per batch row (each
 call's rows, a grad call's rows three times: backward = 2 forwards), and peak memory: the
-step's transient peak above the pre-step level (CUDA: ``max_memory_allocated``; CPU: the
-process's peak RSS, reset through ``/proc/self/clear_refs``, with glibc's mmap threshold
-fixed so freed tensors return to the system) plus the module's persistent bytes (weights,
-optimizer state, EMA copy).  On the CPU, calls and memory come from a child process with
-that allocator setting, and the times from this one, which keeps glibc's default as a
-training process does: timed under the fixed threshold, each step faulted its memory in
-afresh and CPU steps were 25-35% slower on a 2-core Intel Xeon.
+step's transient peak plus the module's persistent bytes (``step_memory.py``; on the CPU from
+a child process, whose allocator setting would slow the timed steps).  The six modules run in
+two groups by EMA setting, one group alive at a time, so that a 0.6 B backbone fits a GPU.
 
 Networks: ``digits`` (configs/network/digits_unet.yaml, the digits recipe of
 configs/objective), ``sana`` and ``qwen`` (the tiny random-init test configs, the backbone
@@ -32,7 +29,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import ctypes
+import gc
 import importlib
 import json
 import os
@@ -49,8 +46,10 @@ import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
+sys.path.insert(0, str(ROOT / "benchmarks"))
+from step_memory import cpu_footprints, footprint, return_freed_memory  # noqa: E402
+
 CONFIGS = ROOT / "configs"
-MB = 2**20
 SANA_600M = dict(in_channels=32, out_channels=32, num_attention_heads=36, attention_head_dim=32,
                  num_layers=28, num_cross_attention_heads=16, cross_attention_head_dim=72,
                  cross_attention_dim=1152, caption_channels=2304, sample_size=16)
@@ -149,6 +148,8 @@ class Config:
         self.times: list[float] = []
         self.batch = None  # the random batch it is timed and measured on
         self.calls: list[tuple[int, bool]] | None = None
+        self.memory: dict = {}  # set by step_memory.footprint / cpu_footprints
+        self.params = sum(p.numel() for p in self.module.network.parameters())
         nets = [self.module.network] + ([self.module.ema.shadow] if ema else [])
         for net in nets:
             net.register_forward_pre_hook(self._count)
@@ -177,114 +178,77 @@ class Config:
             tensors += list(self.module.ema.shadow.parameters())
         return sum(t.numel() * t.element_size() for t in tensors)
 
+    def release(self) -> None:
+        """Drop the module and optimizer (times and measurements stay)."""
+        self.module = self.opt = None
+
 
 def sync(device: torch.device) -> None:
     if device.type == "cuda":
         torch.cuda.synchronize()
 
 
-def rss_mb(field: str) -> float:
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith(field + ":"):
-            return int(line.split()[1]) / 1024
-    raise RuntimeError(f"/proc/self/status has no {field}")
-
-
-def step_peak_mb(cfg: Config, batch) -> float:
-    """Peak memory of one step above the level before it, in MiB."""
-    if cfg.device.type == "cuda":
-        sync(cfg.device)
-        before = torch.cuda.memory_allocated()
-        torch.cuda.reset_peak_memory_stats()
-        cfg.step(batch, 0)
-        sync(cfg.device)
-        return (torch.cuda.max_memory_allocated() - before) / MB
-    Path("/proc/self/clear_refs").write_text("5")  # resets VmHWM to the current RSS
-    before = rss_mb("VmRSS")
-    cfg.step(batch, 0)
-    return rss_mb("VmHWM") - before
-
-
-def time_steps(name: str, batch_size: int, args, device: torch.device) -> list[Config]:
-    """The six configurations of one network and batch, warmed up and timed interleaved."""
+def time_steps(name: str, batch_size: int, args, device: torch.device,
+               memory: bool) -> list[Config]:
+    """The six configurations of one network and batch, warmed up and timed interleaved in
+    two groups by EMA setting (the ratios compare within a group); with ``memory`` each
+    group's footprint is measured after its timing.  Only one group's three modules live at
+    a time: six SANA-0.6B modules with AdamW state, four with an EMA copy, hold about 50 GB
+    before a step's activations, too much for an 80 GB GPU."""
     spec = NETWORKS[name]
     autocast = device.type == "cuda" and name == "sana_600m"
     batch = random_batch(spec, batch_size, device)
-    configs = [Config(spec, m, ema, device, autocast, args.guidance_precision)
-               for ema in (True, False) for m in METHODS]
-    for cfg in configs:
-        cfg.batch = batch
-        for i in range(args.warmup):
-            cfg.step(batch, i)
-    for rep in range(args.repeats):
-        shift = rep % len(configs)
-        for cfg in configs[shift:] + configs[:shift]:
-            sync(device)
-            start = time.perf_counter()
-            cfg.step(batch, rep)
-            sync(device)
-            cfg.times.append(time.perf_counter() - start)
-    return configs
-
-
-def footprint(configs: list[Config]) -> dict[tuple[str, bool], dict]:
-    """Per configuration: network calls, forward-equivalents per row and peak memory of one
-    step (after at least one warm-up step)."""
-    out = {}
-    for cfg in configs:
-        cfg.calls = []
-        peak = step_peak_mb(cfg, cfg.batch)  # also counts the calls of this step
-        calls, cfg.calls = cfg.calls, None
-        out[cfg.method, cfg.ema] = {
-            "step_peak_mb": peak, "persistent_mb": cfg.persistent_bytes() / MB,
-            "fwd_equiv_per_row": sum(n * (3 if grad else 1) for n, grad in calls)
-            / len(cfg.batch),
-            "calls_grad": sum(g for _, g in calls), "calls_nograd": sum(not g for _, g in calls)}
-    return out
-
-
-def cpu_footprints(argv: list[str], timed: list) -> list[dict]:
-    """``footprint`` of every timed (network, batch) from a child process (``--footprint``)
-    whose allocator returns freed memory from its start, so its RSS follows the live tensors.
-
-    Not in this process: under that allocator setting each step faults all its memory in
-    afresh, which a training process does not, and CPU steps timed under it were 25-35%
-    slower on a 2-core Intel Xeon (11 M page faults in a 37-s run, against 0.3 M for 150
-    steps of a real fit)."""
-    plan = [[name, len(configs[0].batch)] for name, configs in timed]
-    child = subprocess.run([sys.executable, __file__, *argv, "--footprint", json.dumps(plan)],
-                           capture_output=True, text=True)
-    if child.returncode != 0:
-        raise SystemExit(f"error: the memory pass failed:\n{child.stderr[-2000:]}")
-    rows = json.loads(child.stdout.strip().splitlines()[-1])
-    return [{(r["method"], r["ema"]): r for r in per} for per in rows]
+    done = []
+    for ema in (True, False):
+        configs = [Config(spec, m, ema, device, autocast, args.guidance_precision)
+                   for m in METHODS]
+        for cfg in configs:
+            cfg.batch = batch
+            for i in range(args.warmup):
+                cfg.step(batch, i)
+        for rep in range(args.repeats):
+            shift = rep % len(configs)
+            for cfg in configs[shift:] + configs[:shift]:
+                sync(device)
+                start = time.perf_counter()
+                cfg.step(batch, rep)
+                sync(device)
+                cfg.times.append(time.perf_counter() - start)
+        if memory:
+            footprint(configs)
+        for cfg in configs:
+            cfg.release()
+        if device.type == "cuda":
+            gc.collect()  # a module's reference cycles would hold its GPU memory
+            torch.cuda.empty_cache()
+        done += configs
+    return done
 
 
 def footprint_child(args, device: torch.device) -> None:
-    """The child of ``cpu_footprints``: prints one JSON list (per planned network and batch)
-    of per-configuration footprints."""
-    if platform.system() == "Linux":
-        ctypes.CDLL("libc.so.6").mallopt(-3, 256 * 1024)  # M_MMAP_THRESHOLD: freed -> system
+    """The child of ``step_memory.cpu_footprints``: prints one JSON list (per planned network
+    and batch) of per-configuration footprints."""
+    return_freed_memory()  # from the start, so RSS follows the live tensors
+    args.repeats, args.warmup = 0, max(1, args.warmup)
     out = []
     for name, batch_size in json.loads(args.footprint):
-        args.repeats, args.warmup = 0, max(1, args.warmup)
-        configs = time_steps(name, batch_size, args, device)  # warm-up steps only
-        out.append([{"method": m, "ema": e} | v for (m, e), v in footprint(configs).items()])
+        configs = time_steps(name, batch_size, args, device, memory=True)  # warm-up only
+        out.append([{"method": c.method, "ema": c.ema} | c.memory for c in configs])
     print(json.dumps(out))
 
 
-def rows_for(name: str, configs: list[Config], memory: dict) -> list[dict]:
+def rows_for(name: str, configs: list[Config]) -> list[dict]:
     """Every configuration's row: step times, ratios to flow matching (per repeat) and its
     ``footprint`` entry, with the peak (persistent + step) as a ratio to flow matching's."""
     rows = []
     for cfg in configs:
         fm = next(c for c in configs if c.method == "flow_matching" and c.ema == cfg.ema)
         ratios = [a / b for a, b in zip(cfg.times, fm.times)]
-        mine, fms = memory[cfg.method, cfg.ema], memory["flow_matching", cfg.ema]
+        mine, fms = cfg.memory, fm.memory
         total = mine["persistent_mb"] + mine["step_peak_mb"]
         rows.append({
             "network": name, "batch": len(cfg.batch), "method": cfg.method, "ema": cfg.ema,
-            "params": sum(p.numel() for p in cfg.module.network.parameters()),
+            "params": cfg.params,
             "step_ms_median": 1e3 * statistics.median(cfg.times),
             "step_ms_min": 1e3 * min(cfg.times),
             "ratio_min": min(ratios), "ratio_median": statistics.median(ratios),
@@ -362,15 +326,12 @@ def main(argv: list[str] | None = None) -> None:
         # --quick is a smoke run: the digits U-Net at batch 512 alone took 4 of its 6.5 min.
         default = NETWORKS[name]["batch"][:1] if args.quick else NETWORKS[name]["batch"]
         for b in args.batch or default:
-            timed.append((name, time_steps(name, b, args, device)))
+            # CUDA's peak counter needs no allocator setting: memory is measured here.
+            timed.append((name, time_steps(name, b, args, device, device.type == "cuda")))
             print(f"timed {name} batch {b}", file=sys.stderr, flush=True)
-    # CPU memory from a child process (an allocator setting that slows every step); CUDA's
-    # peak counter needs none, so the timed modules are measured here.
-    memory = (cpu_footprints(sys.argv[1:] if argv is None else argv, timed)
-              if device.type == "cpu"
-              else [footprint(configs) for _, configs in timed])
-    rows = [row for (name, configs), mem in zip(timed, memory)
-            for row in rows_for(name, configs, mem)]
+    if device.type == "cpu":  # memory from a child process (its allocator slows each step)
+        cpu_footprints(__file__, sys.argv[1:] if argv is None else argv, timed)
+    rows = [row for name, configs in timed for row in rows_for(name, configs)]
     result = {"machine": machine(device), "repeats": args.repeats,
               "guidance_precision": args.guidance_precision, "rows": rows}
     md = table(rows)

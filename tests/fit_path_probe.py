@@ -1,7 +1,8 @@
 """Trains the demo's phase 2 twice, by ``twinflow fit`` (with a validation in between) and by
 the benchmarks' ``module_fit.fine_tune``, and prints the largest weight difference as JSON.
 
-Run as a subprocess by ``tests/test_benchmark_smoke.py`` (one thread, its own cache):
+Run as a subprocess by ``tests/test_benchmark_smoke.py`` (one thread; the test session's
+``$TWINFLOW_CACHE``, so the judges may be cached or not):
 ``python tests/fit_path_probe.py OUT STEPS``.
 """
 
