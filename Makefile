@@ -9,9 +9,11 @@ BENCH ?= digits
 NFE ?= 1,2,4
 RUN ?= runs/demo
 BENCHMARKS ?= $(or $(TWINFLOW_BENCHMARKS),../shared/benchmarks)
+# What the GPU machines' image lacks for benchmarks/cuda_check.sh (pure-Python wheels).
+GPU_KIT := diffusers|jsonargparse|docstring[-_]parser|typeshed[-_]client|importlib[-_]metadata
 
 .DEFAULT_GOAL := help
-.PHONY: help setup demo test test-slow lint toy tiny compare eval fetch-benchmarks mlflow-ui report dashboard-check bench bench-quick clean
+.PHONY: help setup demo test test-slow lint toy tiny compare eval fetch-benchmarks mlflow-ui report dashboard-check bench bench-quick gpu-kit clean
 
 help: ## List the targets
 	@grep -hE '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  %-18s %s\n", $$1, $$2}'
@@ -81,6 +83,13 @@ bench: setup ## Step cost, sampling cost, quality vs NFE + lambda sweep into run
 
 bench-quick: ## make bench QUICK=1: every benchmark at smoke size
 	$(MAKE) bench QUICK=1
+
+gpu-kit: setup ## Wheels a GPU machine lacks into .whl/ (git-ignored) for benchmarks/cuda_check.sh (needs the package index)
+	rm -rf .whl && mkdir -p .whl
+	$(PY) -m pip freeze | grep -iE '^($(GPU_KIT))==' > .whl/requirements.txt
+	$(PY) -m pip download -q --no-deps --only-binary=:all: --python-version 3.12 \
+	  --implementation cp --platform manylinux2014_x86_64 -d .whl -r .whl/requirements.txt
+	@ls .whl
 
 clean: ## Remove run outputs (keeps .venv)
 	rm -rf runs

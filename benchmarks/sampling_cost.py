@@ -8,7 +8,8 @@ For each network (random weights, as in ``step_cost.py``) and batch: the median 
 ``net(x, t, r, cond)`` with its inputs prepared in advance.  The bare call and the 1-NFE
 sampler are timed alternately in one loop; their ratio per pair gives min / median / max.
 Runs under ``torch.no_grad`` with the network in eval mode (CUDA synchronised around each
-timing).  Writes ``sampling_cost.json`` and ``sampling_cost.md`` into ``--out``.
+timing); ``sana_600m`` (CUDA only) under bf16 autocast, as ``step_cost.py`` trains it.
+Writes ``sampling_cost.json`` and ``sampling_cost.md`` into ``--out``.
 """
 
 from __future__ import annotations
@@ -39,6 +40,13 @@ def timed(fn, device: torch.device) -> float:
 
 @torch.no_grad()
 def measure(name: str, batch: int, args, device: torch.device) -> list[dict]:
+    autocast = device.type == "cuda" and name == "sana_600m"
+    with torch.autocast(device.type, torch.bfloat16, enabled=autocast):
+        return measure_nfe(name, batch, args, device)
+
+
+def measure_nfe(name: str, batch: int, args, device: torch.device) -> list[dict]:
+    """Rows for one network and batch: the bare call, 1 NFE against it, then each NFE."""
     spec = NETWORKS[name]
     torch.manual_seed(0)
     net = instantiate(spec["net"]).to(device).eval()

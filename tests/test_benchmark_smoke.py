@@ -158,3 +158,22 @@ def test_benchmark_fine_tune_trains_exactly_as_twinflow_fit(tmp_path):
     assert result["steps"] == 4 and result["ema_updates"] == 4
     assert result["tensors"]["network."] == result["tensors"]["ema.shadow."] > 50
     assert result["max_abs_diff"] == {"network.": 0.0, "ema.shadow.": 0.0}
+
+
+def test_the_prepared_cuda_check_rehearses_on_the_cpu(tmp_path):
+    """benchmarks/cuda_check.sh (the GPU machine's one command) end to end on the toy network
+    on the CPU: both benchmarks and the targets; five files, as the GPU machine returns."""
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHON": sys.executable,
+           "CHECK_DEVICE": "cpu", "CHECK_NETWORKS": "toy", "CHECK_QUICK": "1",
+           "CHECK_REPEATS": "1", "CHECK_SITE": str(tmp_path / "site")}
+    out = tmp_path / "out"
+    run = subprocess.run(["bash", str(ROOT / "benchmarks/cuda_check.sh"), str(out)], env=env,
+                         capture_output=True, text=True, timeout=600)
+    assert run.returncode == 0, run.stderr[-3000:]
+    assert sorted(p.name for p in out.iterdir()) == [
+        "sampling_cost.json", "sampling_cost.md", "step_cost.json", "step_cost.md",
+        "targets.md"]
+    targets = (out / "targets.md").read_text()
+    assert targets in run.stdout and "no GPU" in run.stdout
+    assert targets.count("- toy batch 64, EMA") == 4  # RCGM and TwinFlow, EMA on and off
+    assert targets.count("- toy batch 1: 1 NFE / bare call") == 1
