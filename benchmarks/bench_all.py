@@ -80,7 +80,8 @@ def write_section(path: Path, text: str) -> None:
         start = lines.index(HEADING)
         end = next((i for i in range(start + 1, len(lines)) if lines[i].startswith("## ")),
                    len(lines))
-        lines[start:end] = text.rstrip("\n").splitlines() + [""]
+        # a blank line before the next section, none at the end of the file
+        lines[start:end] = text.rstrip("\n").splitlines() + ([""] if end < len(lines) else [])
         new = "\n".join(lines) + "\n"
     else:
         new = old.rstrip("\n") + "\n\n" + text

@@ -40,6 +40,13 @@ def label(method: str, shares: dict) -> str:
     return f"twin share {shares[method]:.2f}"
 
 
+def method_order(shares: dict):
+    """Sort key of the table's rows: flow matching, RCGM, TwinFlow, then the twin-share runs by
+    share (the summary itself is in the order the runs finished)."""
+    named = list(LABELS)
+    return lambda m: (named.index(m), 0.0) if m in named else (len(named), shares.get(m) or 0.0)
+
+
 def markdown(results: dict) -> str:
     """One row per method and NFE: FD mean ± std [min, max], accuracy, diversity, steps."""
     summary, steps, step_s = results["summary"], results["steps"], results["step_s"]
@@ -48,7 +55,8 @@ def markdown(results: dict) -> str:
     head = ["method", "NFE", "steps (s/step)", "FD mean ± std [min, max]", "accuracy",
             "diversity", *metrics]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
-    for method, per_nfe in summary.items():
+    for method in sorted(summary, key=method_order(results["shares"])):
+        per_nfe = summary[method]
         cost = f"{steps[method]}" + (f" ({step_s[method]:.3f})" if method in step_s else "")
         for nfe, m in per_nfe.items():
             fd = m["fd"]
