@@ -193,8 +193,9 @@ def time_steps(name: str, batch_size: int, args, device: torch.device,
     """The six configurations of one network and batch, warmed up and timed interleaved in
     two groups by EMA setting (the ratios compare within a group); with ``memory`` each
     group's footprint is measured after its timing.  Only one group's three modules live at
-    a time: six SANA-0.6B modules with AdamW state, four with an EMA copy, hold about 50 GB
-    before a step's activations, too much for an 80 GB GPU."""
+    a time: six SANA-0.6B modules in fp32 with AdamW state (7.2 GB each), three of them with
+    an EMA copy (2.4 GB more), hold about 50 GB before a step's activations: too much for an
+    80 GB GPU."""
     spec = NETWORKS[name]
     autocast = device.type == "cuda" and name == "sana_600m"
     batch = random_batch(spec, batch_size, device)
