@@ -2,7 +2,8 @@
 
 Runs, each as its own process and timed: ``step_cost.py``, ``sampling_cost.py`` (when present)
 and ``quality_vs_nfe.py``, all with ``--out`` under ``--out`` (default ``runs/bench``) and
-``--quick`` passed through.  A full run (not ``--quick``, or ``--docs``) then rewrites the
+``--quick`` passed through; then ``cost_targets.py`` prints the cost targets as met or missed
+(``targets.md``).  A full run (not ``--quick``, or ``--docs``) then rewrites the
 "## Quality against NFE" section of ``docs/results.md`` with the command, machine, date, wall
 time, the table and the plots (copied to ``docs/images/``).
 
@@ -109,6 +110,9 @@ def main(argv: list[str] | None = None) -> None:
             raise SystemExit(f"error: {name} failed (exit {done.returncode}); see its output")
     print("wall times: " + ", ".join(f"{k} {v:.0f} s" for k, v in walls.items())
           + f", total {sum(walls.values()):.0f} s")
+    if {"step_cost", "sampling_cost"} <= walls.keys():  # the cost targets, met or missed
+        subprocess.run([sys.executable, str(ROOT / "benchmarks" / "cost_targets.py"),
+                        str(args.out)], cwd=ROOT, check=False)
     if (not args.quick or args.docs) and "quality_vs_nfe" in walls:
         command = "make bench" + (" QUICK=1" if args.quick else "")
         write_section(ROOT / "docs" / "results.md",

@@ -57,6 +57,19 @@ def test_each_ratio_is_judged_against_its_target(tmp_path):
     assert strict.count("**missed**") == 3
 
 
+def test_a_cpu_run_is_held_to_the_cpu_target(tmp_path):
+    write(tmp_path)
+    for name in ("step_cost", "sampling_cost"):
+        path = tmp_path / f"{name}.json"
+        result = json.loads(path.read_text())
+        result["machine"] |= {"gpu": None, "cpu": "AMD EPYC", "threads": 2}
+        path.write_text(json.dumps(result))
+    text = cost_targets.report(tmp_path)
+    assert text.startswith("Cost targets, AMD EPYC, 2 threads")
+    rcgm = next(ln for ln in text.splitlines() if "rcgm / flow matching" in ln)
+    assert "<= 1.81x" in rcgm and rcgm.endswith("**missed**")  # 1.90x: met on a GPU
+
+
 def test_the_command_writes_targets_md_and_names_a_missing_file(tmp_path, capsys):
     write(tmp_path)
     cost_targets.main([str(tmp_path)])
