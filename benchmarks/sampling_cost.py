@@ -25,7 +25,14 @@ from pathlib import Path
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from step_cost import NETWORKS, instantiate, machine, random_batch, sync  # noqa: E402
+from step_cost import (  # noqa: E402
+    NETWORKS,
+    instantiate,
+    machine,
+    random_batch,
+    sync,
+    uses_autocast,
+)
 
 from twinflow.sampling.presets import sampler_for  # noqa: E402
 
@@ -40,7 +47,7 @@ def timed(fn, device: torch.device) -> float:
 
 @torch.no_grad()
 def measure(name: str, batch: int, args, device: torch.device) -> list[dict]:
-    autocast = device.type == "cuda" and name == "sana_600m"
+    autocast = uses_autocast(name, device)
     with torch.autocast(device.type, torch.bfloat16, enabled=autocast):
         return measure_nfe(name, batch, args, device)
 

@@ -67,9 +67,15 @@ NETWORKS = {
     "sana_600m": dict(net={"class_path": "twinflow.networks.sana.SanaNetwork",
                            "init_args": {"config": SANA_600M}},
                       shape=(32, 16, 16), cond=(300, 2304), recipe="twinflow_backbone",
-                      batch=(32,)),
+                      batch=(32,), bf16_on_cuda=True),
 }
 METHODS = ("flow_matching", "rcgm", "twinflow")
+
+
+def uses_autocast(name: str, device: torch.device) -> bool:
+    """Whether network ``name`` runs under bf16 autocast on ``device`` (the 0.6 B backbone on
+    CUDA, as it is trained; every timing here and in ``sampling_cost.py`` follows this)."""
+    return device.type == "cuda" and NETWORKS[name].get("bf16_on_cuda", False)
 
 
 def objective(method: str, recipe: str) -> dict:
@@ -197,7 +203,7 @@ def time_steps(name: str, batch_size: int, args, device: torch.device,
     an EMA copy (2.4 GB more), hold about 50 GB before a step's activations: too much for an
     80 GB GPU."""
     spec = NETWORKS[name]
-    autocast = device.type == "cuda" and name == "sana_600m"
+    autocast = uses_autocast(name, device)
     batch = random_batch(spec, batch_size, device)
     done = []
     for ema in (True, False):
