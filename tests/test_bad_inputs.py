@@ -86,6 +86,11 @@ def _cases(w: Path) -> list[tuple[str, list[str], dict, str]]:
         ("fit: warm-down without max_steps", [*fit, "--model.lr_warmdown", "0.3",
                                               "--trainer.max_steps", "-1"], {}, "lr_warmdown"),
         ("fit: batch size 0", [*fit, "--data.batch_size", "0"], {}, "batch_size"),
+        # (CUDA hidden, so the case means the same on a GPU machine)
+        ("fit: GPU trainer without a GPU", [*fit, "--trainer.accelerator", "gpu"],
+         {"CUDA_VISIBLE_DEVICES": ""}, "accelerator"),
+        ("fit: unknown strategy", [*fit, "--trainer.strategy", "no_such_strategy"], {},
+         "no_such_strategy"),
         ("fit: ckpt_path missing", [*fit, "--ckpt_path", str(w / "nope.ckpt")], {}, "nope.ckpt"),
         ("fit: ckpt_path truncated", [*fit, "--ckpt_path", str(w / "truncated.ckpt")], {},
          "truncated.ckpt"),

@@ -29,6 +29,11 @@ def test_experiment_parses_and_instantiates(path, tmp_path, tiny_assets, monkeyp
                         ("TWINFLOW_SANA_1600M", "sana")]:
         monkeypatch.setenv(var, str(tiny_assets / family))
     monkeypatch.setenv("TWINFLOW_DATA", str(tiny_assets / "images"))
+    # A GPU-only trainer (qwen_full's ZeRO-3) cannot be built on this CPU: the same file with
+    # the trainer moved to one CPU process; the strategy itself is checked below.
+    on_cpu = ["--trainer.accelerator", "cpu", "--trainer.devices", "1",
+              "--trainer.precision", "32-true", "--trainer.strategy", "auto"]
+    gpu_only = _trainer_of(path).get("accelerator") == "gpu"
     cli = TwinFlowCLI(
         args=[
             "--config",
@@ -37,12 +42,31 @@ def test_experiment_parses_and_instantiates(path, tmp_path, tiny_assets, monkeyp
             str(tmp_path),
             "--trainer.logger",
             "false",
+            *(on_cpu if gpu_only else []),
         ],
         run=False,
     )
     assert isinstance(cli.model, TwinFlowModule)
     assert isinstance(cli.model.objective, TwinFlowObjective)
     assert cli.model.model_config and "network" in cli.model.model_config
+
+
+def _trainer_of(path: Path) -> dict:
+    import yaml
+
+    return yaml.safe_load(path.read_text()).get("trainer") or {}
+
+
+def test_the_headline_command_trains_under_zero3():
+    """``lightning fit --config experiments/qwen_full.yaml`` alone shards the 20B model: its
+    accelerator, precision and strategy are the ``deepspeed_zero3.yaml`` piece's, key for key."""
+    import yaml
+
+    piece = yaml.safe_load((ROOT / "configs/trainer/deepspeed_zero3.yaml").read_text())
+    trainer = _trainer_of(ROOT / "experiments/qwen_full.yaml")
+    for key in ("accelerator", "devices", "precision", "strategy"):
+        assert trainer.get(key) == piece[key], key
+    assert trainer["strategy"]["init_args"]["stage"] == 3
 
 
 @pytest.mark.parametrize("path", TRAINERS, ids=lambda p: p.stem)
@@ -178,3 +202,16 @@ def test_backbone_experiment_without_its_path_is_one_line(tmp_path, monkeypatch,
         TwinFlowCLI(args=["--config", str(ROOT / "experiments/qwen_lora.yaml"),
                           "--trainer.default_root_dir", str(tmp_path)], run=False)
     assert "\n" not in str(err.value) and "configs/paths" in str(err.value)
+
+
+def test_prepare_reads_a_gpu_runs_config_on_a_cpu(tiny_assets, tmp_path, monkeypatch):
+    """``twinflow prepare`` builds no GPU trainer: qwen_full's config gets as far as its data
+    source (here a missing one, refused with one line) on this CPU."""
+    from twinflow.prepare import main as prepare
+
+    monkeypatch.setenv("TWINFLOW_QWEN_IMAGE", str(tiny_assets / "qwen_image"))
+    monkeypatch.setenv("TWINFLOW_DATA", str(tmp_path / "no_images"))
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "")
+    with pytest.raises(SystemExit, match="no_images: no such file or folder"):
+        prepare(["--config", str(ROOT / "experiments/qwen_full.yaml"), "--no-progress",
+                 "--data.cache_dir", str(tmp_path / "cache")])

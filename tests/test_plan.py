@@ -34,6 +34,19 @@ def test_plan_counts_the_network_the_run_builds(name, tiny_assets, monkeypatch, 
     assert ema == round(4 * sum(p.numel() for p in params if p.requires_grad) / 1e9, 1)
 
 
+def test_plan_runs_where_the_planned_gpu_run_cannot(tiny_assets, monkeypatch, capsys):
+    """qwen_full's trainer names GPUs and ZeRO-3; planning it needs neither."""
+    from twinflow.plan import main
+
+    monkeypatch.setenv("TWINFLOW_QWEN_IMAGE", str(tiny_assets / "qwen_image"))
+    monkeypatch.setenv("TWINFLOW_DATA", str(tiny_assets / "images"))
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "")
+    main(["--config", str(ROOT / "experiments/qwen_full.yaml"), "--gpus", "8",
+          "--stock-config"])
+    out = capsys.readouterr().out
+    assert "20.44 B parameters" in out and "first setting that fits 80 GB GPUs" in out
+
+
 def test_memory_arithmetic():
     size = NetworkSize(total=1000, trainable=1000, largest_layer=100, hidden=8, layers=2)
     assert activation_bytes(size, tokens=10, micro_batch=3, grad_rows=1.5) == (

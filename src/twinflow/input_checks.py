@@ -1,7 +1,8 @@
 """Checks of a fit's values that no constructor makes, run before any work (one line each).
 
-``check_values``: step counts and ``--ckpt_path`` (read weights-only and memory-mapped, so a
-missing, truncated or foreign file is refused without reading its tensors);
+``check_values``: step counts, ``--ckpt_path`` (read weights-only and memory-mapped, so a
+missing, truncated or foreign file is refused without reading its tensors) and a GPU trainer
+on a machine without one;
 ``check_optimizer``: the optimizer factory on a dummy parameter (a bad lr or beta);
 ``first_mismatch``: the line worth showing from torch's list of state-dict mismatches.
 """
@@ -49,6 +50,22 @@ def check_values(cfg, subcommand: str | None) -> None:
     ckpt = cfg.get("ckpt_path")
     if subcommand in ("fit", "validate", "test", "predict") and ckpt:
         check_ckpt_path(ckpt)
+    check_accelerator(cfg.trainer.get("accelerator"))
+
+
+def check_accelerator(accelerator: object) -> None:
+    """A trainer that names a GPU on a machine without one (Lightning: "No supported gpu
+    backend found!", a traceback) is one line saying what to change."""
+    if str(accelerator) not in ("gpu", "cuda"):
+        return
+    import torch
+
+    if not torch.cuda.is_available():
+        raise SystemExit(
+            f"error: trainer.accelerator={accelerator} but this machine has no CUDA GPU; run on "
+            "a GPU machine, or on CPU give --trainer.accelerator cpu (and a CPU strategy, e.g. "
+            "--trainer configs/trainer/deepspeed_zero3_cpu.yaml, or a tiny experiment under "
+            "experiments/tiny/)")
 
 
 def ckpt_path_in(args: list[str] | None) -> str | None:

@@ -46,6 +46,14 @@ _BOILERPLATE = (
 )
 
 
+#: For commands that read an experiment but train nothing (``plan``, ``prepare``): the
+#: Trainer LightningCLI builds anyway is a one-process CPU one, so a GPU run's config (qwen_full's
+#: ZeRO-3 on every GPU) is read on any machine, and nothing is launched.
+READ_ONLY_TRAINER = ("--trainer.accelerator=cpu", "--trainer.devices=1",
+                     "--trainer.strategy=auto", "--trainer.precision=32-true",
+                     "--trainer.logger=false", "--trainer.callbacks=null")
+
+
 def concise(message: str) -> str:
     """One line from jsonargparse's nested Union report: the lines that say what is wrong."""
     lines = [ln.strip() for ln in message.splitlines() if ln.strip()]
@@ -133,10 +141,13 @@ class TwinFlowCLI(LightningCLI):
                 callback.init_args.enable_version_counter = False
 
     def instantiate_classes(self) -> None:
+        from lightning.fabric.utilities.exceptions import MisconfigurationException
+
         try:
             super().instantiate_classes()
-        except (ValueError, FileNotFoundError) as err:
-            # Constructors validate their arguments: report the bad value before any work.
+        except (ValueError, FileNotFoundError, MisconfigurationException) as err:
+            # Constructors (and the Trainer's accelerator / strategy / precision checks)
+            # validate their arguments: report the bad value before any work.
             raise SystemExit(f"error: invalid config: {concise(str(err))}") from None
         cfg = self.config[self.subcommand] if self.subcommand else self.config
         self.model.model_config = yaml.safe_dump(plain(cfg.model), sort_keys=False)

@@ -127,11 +127,11 @@ def main(argv: list[str]) -> None:
     args, overrides = p.parse_known_args(argv)
     if args.gpus < 1 or args.nodes < 1:
         p.error("--gpus and --nodes must be >= 1")
-    from twinflow.lightning_cli import TwinFlowCLI
+    from twinflow.lightning_cli import READ_ONLY_TRAINER, TwinFlowCLI
 
     cli_args = [a for c in args.config for a in ("--config", c)] + overrides
-    cli = TwinFlowCLI(args=[*cli_args, "--trainer.logger=false", "--trainer.callbacks=null"],
-                      run=False)
+    # Reads the trainer's settings (accumulation) and runs nothing: planned from any machine.
+    cli = TwinFlowCLI(args=[*cli_args, *READ_ONLY_TRAINER], run=False)
     cfg, model, data = cli.config, cli.model, cli.datamodule
     size = count(meta_network(cfg.model.network, args.stock_config))
     n = args.gpus * args.nodes

@@ -26,12 +26,12 @@ def parse_args(argv: list[str]) -> tuple[argparse.Namespace, list[str]]:
 
 def main(argv: list[str]) -> None:
     args, overrides = parse_args(argv)
-    from twinflow.lightning_cli import TwinFlowCLI
+    from twinflow.lightning_cli import READ_ONLY_TRAINER, TwinFlowCLI
 
     cli_args = [a for c in args.config for a in ("--config", c)] + overrides
-    # No logger or callbacks: preparing must not open an MLflow run or write checkpoints.
-    cli_args += ["--trainer.logger=false", "--trainer.callbacks=null"]
-    cli = TwinFlowCLI(args=cli_args, run=False)
+    # No logger or callbacks (preparing must not open an MLflow run or write checkpoints), and
+    # a CPU trainer: a GPU run's data is prepared on any machine (the VAE's is --device).
+    cli = TwinFlowCLI(args=[*cli_args, *READ_ONLY_TRAINER], run=False)
     data, model = cli.datamodule, cli.model
     if not hasattr(data, "prepare"):
         raise SystemExit(f"error: {type(data).__name__} has no cache to prepare (only "
