@@ -28,7 +28,7 @@ $(STAMP): pyproject.toml
 	# (as on our development machines) every process would otherwise recompile lightning,
 	# diffusers and transformers on import (about 12 s more per process).
 	$(PY) -m compileall -q -j 0 $$($(PY) -c "import sysconfig; print(sysconfig.get_paths()['purelib'])") >/dev/null || true
-	# The digit judges (about 15 s, cached per machine) now rather than in the first demo.
+	# The digit judges (15-70 s on 2 cores, cached per machine) now rather than in the first demo.
 	$(VENV)/bin/twinflow judges
 	touch $(STAMP)
 
