@@ -22,3 +22,14 @@ def test_export_replaces_a_folder_whole_and_leaves_no_staging(tmp_path):
     for item in out.iterdir():
         assert stat.S_IMODE(item.stat().st_mode) == 0o644
     assert load_module(out) is not None
+
+
+def test_export_over_a_file_is_refused_and_keeps_the_file(tmp_path):
+    import pytest
+
+    target = tmp_path / "export"
+    target.write_text("notes\n")
+    with pytest.raises(ValueError, match="is a file"):
+        export_module(build_tiny_module(), target)
+    assert target.read_text() == "notes\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["export"]  # no staging, no hidden copy

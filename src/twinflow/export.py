@@ -32,6 +32,9 @@ def staged_folder(out_dir: str | Path) -> Iterator[Path]:
     put there) is kept whole as ``<out>.replaced-<UTC time>``, never deleted.
     """
     out = Path(out_dir)
+    if out.exists() and not out.is_dir():  # renaming a file aside would hide it, not keep it
+        raise ValueError(f"export folder {out} is a file; give a folder path (the file is "
+                         "left as it is)")
     out.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
     try:

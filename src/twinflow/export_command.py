@@ -37,6 +37,11 @@ def main(argv: list[str]) -> None:
     args = p.parse_args(argv)
     if args.out.resolve() == args.model.resolve():
         p.error("--out must differ from the model path (the export replaces its folder)")
+    if args.out.exists() and not args.out.is_dir():
+        p.error(f"--out {args.out} is a file; give a folder to write the export into")
+    from twinflow.input_checks import ensure_writable_folder
+
+    ensure_writable_folder(args.out.parent, "--out's parent")  # before the model is loaded
     from twinflow.export import load_module
     from twinflow.weights import CheckpointError
 

@@ -48,10 +48,11 @@ _BOILERPLATE = (
 
 #: For commands that read an experiment but train nothing (``plan``, ``prepare``): the
 #: Trainer LightningCLI builds anyway is a one-process CPU one, so a GPU run's config (qwen_full's
-#: ZeRO-3 on every GPU) is read on any machine, and nothing is launched.
+#: ZeRO-3 on every GPU) is read on any machine, and nothing is launched.  The precision stays
+#: the experiment's (a precision plugin, as the digits runs name, excludes a second setting).
 READ_ONLY_TRAINER = ("--trainer.accelerator=cpu", "--trainer.devices=1",
-                     "--trainer.strategy=auto", "--trainer.precision=32-true",
-                     "--trainer.logger=false", "--trainer.callbacks=null")
+                     "--trainer.strategy=auto", "--trainer.logger=false",
+                     "--trainer.callbacks=null")
 
 
 def concise(message: str) -> str:

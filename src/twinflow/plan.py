@@ -127,6 +127,8 @@ def main(argv: list[str]) -> None:
     args, overrides = p.parse_known_args(argv)
     if args.gpus < 1 or args.nodes < 1:
         p.error("--gpus and --nodes must be >= 1")
+    if not args.gpu_memory > 0:
+        p.error(f"--gpu-memory {args.gpu_memory} must be a positive number of GB per GPU")
     from twinflow.lightning_cli import READ_ONLY_TRAINER, TwinFlowCLI
 
     cli_args = [a for c in args.config for a in ("--config", c)] + overrides

@@ -35,6 +35,11 @@ def main(argv: list[str]) -> None:
     p.add_argument("--out", type=Path, default=Path("runs/tiny"), help="default runs/tiny")
     p.add_argument("--seed", type=int, default=0)
     args = p.parse_args(argv)
+    from twinflow.input_checks import ensure_writable_folder
+
+    if args.out.exists() and not args.out.is_dir():
+        p.error(f"--out {args.out} is a file; give a folder for the tiny assets")
+    ensure_writable_folder(args.out, "--out")
     for family in ("sana", "qwen_image"):
         write_tiny_checkpoint(family, args.out / family, seed=args.seed)
     write_tiny_images(args.out / "images", seed=args.seed)
