@@ -58,9 +58,11 @@ def check_accelerator(accelerator: object) -> None:
     backend found!", a traceback) is one line saying what to change."""
     if str(accelerator) not in ("gpu", "cuda"):
         return
-    import torch
+    # Lightning's count (NVML where it can): unlike torch.cuda.is_available(), it leaves CUDA
+    # uninitialised, so a fork-based launch after this check still works.
+    from lightning.fabric.accelerators.cuda import num_cuda_devices
 
-    if not torch.cuda.is_available():
+    if num_cuda_devices() < 1:
         raise SystemExit(
             f"error: trainer.accelerator={accelerator} but this machine has no CUDA GPU; run on "
             "a GPU machine, or on CPU give --trainer.accelerator cpu (and a CPU strategy, e.g. "
