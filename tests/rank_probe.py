@@ -72,5 +72,6 @@ class RankProbe(L.Callback):
     def on_train_end(self, trainer, pl_module) -> None:
         self._save(trainer, pl_module, "weights.safetensors")
         record = {"rank": trainer.global_rank, "held": self.held, "total": self.total,
-                  "skipped": pl_module.skipped_steps, "step": trainer.global_step}
+                  "skipped": pl_module.skipped_steps, "step": trainer.global_step,
+                  "row_select": getattr(pl_module.objective, "row_select", None)}
         (self.out / f"rank{trainer.global_rank}.json").write_text(json.dumps(record))

@@ -25,6 +25,7 @@ EVAL = [sys.executable, "-m", "evaluation.run", "--no-progress"]
 # No folder can be made here, not even by root (permission bits do not bind root, so a
 # chmod-ed folder would not test anything under CI's root user).
 UNWRITABLE = "/proc/twinflow-unwritable"
+TINY_SANA = ROOT / "experiments/tiny/sana_600m.yaml"
 
 
 def _digits_export(where: Path) -> Path:
@@ -35,8 +36,12 @@ def _digits_export(where: Path) -> Path:
 
 
 @pytest.fixture(scope="module")
-def world(tmp_path_factory) -> Path:
+def world(tmp_path_factory, tiny_assets) -> Path:
     w = tmp_path_factory.mktemp("world")
+    # A prepared cache of the tiny SANA experiment (its files must survive the bad fits).
+    subprocess.run([*TWINFLOW, "prepare", "--config", str(TINY_SANA), "--no-progress",
+                    "--data.cache_dir", str(w / "tiny_cache")], check=True, capture_output=True,
+                   env={**os.environ, "PYTHONPATH": str(ROOT), "TWINFLOW_TINY": str(tiny_assets)})
     run_cli("fit", "--config", str(toy_config(w / "trained", steps=3)))
     run_cli("fit", "--config", str(toy_config(w / "wide", steps=1, hidden=64)))
     ckpt = w / "trained" / "checkpoints" / "last.ckpt"
@@ -65,9 +70,13 @@ def world(tmp_path_factory) -> Path:
     return w
 
 
-def _cases(w: Path) -> list[tuple[str, list[str], dict, str]]:
+def _cases(w: Path, tiny: Path) -> list[tuple[str, list[str], dict, str]]:
     """(name, argv, extra env, a word the line must contain)."""
     fit = [*TWINFLOW, "fit", "--config", str(w / "fit.yaml")]
+    tiny_fit = [*TWINFLOW, "fit", "--config", str(TINY_SANA), "--trainer.logger", "false",
+                "--trainer.default_root_dir", str(w / "tiny_run")]
+    tiny_env = {"TWINFLOW_TINY": str(tiny)}
+    no_gpu = {**tiny_env, "CUDA_VISIBLE_DEVICES": ""}
     wide = str(w / "wide/checkpoints/last.ckpt")
     digits = str(w / "digits")
     sample = [*TWINFLOW, "sample"]
@@ -91,6 +100,20 @@ def _cases(w: Path) -> list[tuple[str, list[str], dict, str]]:
          {"CUDA_VISIBLE_DEVICES": ""}, "accelerator"),
         ("fit: unknown strategy", [*fit, "--trainer.strategy", "no_such_strategy"], {},
          "no_such_strategy"),
+        ("fit: backbone without a prepared cache",
+         [*tiny_fit, "--data.cache_dir", str(w / "no_cache")], tiny_env, "twinflow prepare"),
+        ("fit: val_size larger than the cache",
+         [*tiny_fit, "--data.cache_dir", str(w / "tiny_cache"), "--data.init_args.val_size",
+          "1000"], tiny_env, "val_size"),
+        ("fit: cache prepared with other buckets",
+         [*tiny_fit, "--data.cache_dir", str(w / "tiny_cache"), "--data.init_args.buckets",
+          "[[32, 32]]"], tiny_env, "buckets"),
+        ("fit: GPU text conditioner without a GPU",
+         [*tiny_fit, "--data.cache_dir", str(w / "tiny_cache"),
+          "--model.conditioner.init_args.device", "cuda"], no_gpu, "conditioner"),
+        ("prepare: --device cuda without a GPU",
+         [*TWINFLOW, "prepare", "--config", str(TINY_SANA), "--device", "cuda",
+          "--data.cache_dir", str(w / "cache_cuda")], no_gpu, "--device"),
         ("fit: ckpt_path missing", [*fit, "--ckpt_path", str(w / "nope.ckpt")], {}, "nope.ckpt"),
         ("fit: ckpt_path truncated", [*fit, "--ckpt_path", str(w / "truncated.ckpt")], {},
          "truncated.ckpt"),
@@ -177,8 +200,8 @@ def _digest(root: Path) -> dict[str, str]:
             for p in sorted(root.rglob("*")) if p.is_file()}
 
 
-def test_every_bad_input_is_one_line_and_loses_nothing(world):
-    cases = _cases(world)
+def test_every_bad_input_is_one_line_and_loses_nothing(world, tiny_assets):
+    cases = _cases(world, tiny_assets)
     assert len(cases) >= 40
     before = _digest(world)
     env = {**os.environ, "PYTHONPATH": str(ROOT), "PYTHONWARNINGS": "ignore"}

@@ -93,8 +93,11 @@ def test_zero3_and_fsdp2_partition_the_parameters(runs):
     zero3, ddp = runs
     for rec in _records(zero3) + _records(_runs["fsdp2"]):
         assert 0.4 < rec["held"] / rec["total"] < 0.6  # each rank holds about half
+        # sharded forwards are collectives: rows by mask, so every rank makes every call
+        assert rec["row_select"] == "mask"
     for rec in _records(ddp):
         assert rec["held"] == rec["total"]
+        assert rec["row_select"] == "auto"
 
 
 def test_zero3_streams_the_stock_checkpoint_in(runs, tiny_assets):

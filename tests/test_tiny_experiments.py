@@ -46,9 +46,11 @@ def test_prepare_then_fit_from_cache(path, tiny_assets, tmp_path, monkeypatch, c
 
 def test_fit_without_prepare_says_what_to_run(tiny_assets, tmp_path, monkeypatch):
     monkeypatch.setenv("TWINFLOW_TINY", str(tiny_assets))
-    with pytest.raises(ValueError, match="run `twinflow prepare --config") as err:
+    # Refused as the run starts (the CLI opens the cache before fitting), in one line.
+    with pytest.raises(SystemExit, match="run `twinflow prepare --config") as err:
         fit(TINY[0], tmp_path / "run", "--data.cache_dir", str(tmp_path / "none"))
     assert "\n" not in str(err.value)
+    assert not (tmp_path / "run" / "checkpoints").exists()
 
 
 @pytest.mark.parametrize(("name", "lr"), [("qwen_lora", 1e-2), ("sana_600m", 1e-3)])

@@ -1,8 +1,8 @@
 """Checks of a fit's values that no constructor makes, run before any work (one line each).
 
 ``check_values``: step counts, ``--ckpt_path`` (read weights-only and memory-mapped, so a
-missing, truncated or foreign file is refused without reading its tensors) and a GPU trainer
-on a machine without one;
+missing, truncated or foreign file is refused without reading its tensors), and a trainer or
+text conditioner that names a GPU on a machine without one (``check_cuda_setting``);
 ``check_optimizer``: the optimizer factory on a dummy parameter (a bad lr or beta);
 ``first_mismatch``: the line worth showing from torch's list of state-dict mismatches.
 """
@@ -50,24 +50,32 @@ def check_values(cfg, subcommand: str | None) -> None:
     ckpt = cfg.get("ckpt_path")
     if subcommand in ("fit", "validate", "test", "predict") and ckpt:
         check_ckpt_path(ckpt)
-    check_accelerator(cfg.trainer.get("accelerator"))
+    accelerator = cfg.trainer.get("accelerator")
+    check_cuda_setting(accelerator, "trainer.accelerator", "--trainer.accelerator cpu (and a "
+                       "CPU strategy, e.g. --trainer configs/trainer/deepspeed_zero3_cpu.yaml, "
+                       "or a tiny experiment under experiments/tiny/)")
+    if subcommand in ("fit", "validate", "test", "predict"):
+        # The conditioner encodes new prompts in the sample-grid callbacks, mid-run.
+        conditioner = (cfg.get("model") or {}).get("conditioner") or {}
+        device = (conditioner.get("init_args") or {}).get("device") if hasattr(
+            conditioner, "get") else None
+        check_cuda_setting(device, "model.conditioner.init_args.device",
+                           "--model.conditioner.init_args.device cpu")
 
 
-def check_accelerator(accelerator: object) -> None:
-    """A trainer that names a GPU on a machine without one (Lightning: "No supported gpu
-    backend found!", a traceback) is one line saying what to change."""
-    if str(accelerator) not in ("gpu", "cuda"):
+def check_cuda_setting(value: object, option: str, fix: str) -> None:
+    """A setting that names a CUDA device (``gpu``, ``cuda``, ``cuda:1``) on a machine without
+    one is one line saying what to change (Lightning: "No supported gpu backend found!", torch:
+    "Torch not compiled with CUDA enabled", both tracebacks, the second mid-run)."""
+    if value is None or not (str(value) == "gpu" or str(value).startswith("cuda")):
         return
     # Lightning's count (NVML where it can): unlike torch.cuda.is_available(), it leaves CUDA
     # uninitialised, so a fork-based launch after this check still works.
     from lightning.fabric.accelerators.cuda import num_cuda_devices
 
     if num_cuda_devices() < 1:
-        raise SystemExit(
-            f"error: trainer.accelerator={accelerator} but this machine has no CUDA GPU; run on "
-            "a GPU machine, or on CPU give --trainer.accelerator cpu (and a CPU strategy, e.g. "
-            "--trainer configs/trainer/deepspeed_zero3_cpu.yaml, or a tiny experiment under "
-            "experiments/tiny/)")
+        raise SystemExit(f"error: {option}={value} but this machine has no CUDA GPU; run on a "
+                         f"GPU machine, or give {fix}")
 
 
 def ckpt_path_in(args: list[str] | None) -> str | None:

@@ -160,6 +160,12 @@ class TwinFlowCLI(LightningCLI):
                 check_weights(self.model.init_from)
             except CheckpointError as err:
                 raise SystemExit(f"error: model.init_from: {err}") from None
+        if self.subcommand in ("fit", "validate", "test", "predict") and hasattr(
+                self.datamodule, "open_cache"):
+            try:  # a missing, foreign or too small cache: one line before the run starts
+                self.datamodule.open_cache(self.model)
+            except ValueError as err:
+                raise SystemExit(f"error: {err}") from None
         if self.subcommand == "fit":
             from twinflow.callbacks.interrupt_checkpoint import InterruptCheckpoint
             from twinflow.callbacks.progress import use_step_progress_bar

@@ -33,6 +33,13 @@ def main(argv: list[str]) -> None:
     # a CPU trainer: a GPU run's data is prepared on any machine (the VAE's is --device).
     cli = TwinFlowCLI(args=[*cli_args, *READ_ONLY_TRAINER], run=False)
     data, model = cli.datamodule, cli.model
+    from twinflow.input_checks import check_cuda_setting
+
+    # Before the first file of the cache is written: both encoders' devices must exist here.
+    check_cuda_setting(args.device, "--device", "--device cpu")
+    check_cuda_setting(getattr(model.conditioner, "device", None),
+                       "model.conditioner.init_args.device",
+                       "--model.conditioner.init_args.device cpu")
     if not hasattr(data, "prepare"):
         raise SystemExit(f"error: {type(data).__name__} has no cache to prepare (only "
                          "image-caption data modules do); run `twinflow fit` directly")

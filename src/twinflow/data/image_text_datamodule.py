@@ -63,21 +63,27 @@ class ImageTextDataModule(L.LightningDataModule):
                              [list(b) for b in self.buckets], self.shard_size,
                              self.encode_batch, device, progress)
 
-    def _model_fingerprint(self) -> dict | None:
-        module = getattr(self.trainer, "lightning_module", None) if self.trainer else None
-        if module is None or getattr(module, "conditioner", None) is None:
-            return None
-        return fingerprint(self.source, self.buckets, module.codec, module.conditioner)
+    def open_cache(self, module: Any = None) -> LatentCache:
+        """The prepared cache, checked against ``module``'s codec and conditioner and against
+        ``val_size``; a ``ValueError`` of one line names what is wrong (reads the manifest
+        only, so the CLI calls it before a run starts)."""
+        fp = None
+        if module is not None and getattr(module, "conditioner", None) is not None:
+            fp = fingerprint(self.source, self.buckets, module.codec, module.conditioner)
+        # A cache made with another VAE, text encoder or buckets would train on wrong inputs.
+        cache = LatentCache(self.cache_dir, fp)
+        n = len(cache.items)
+        if self.val_size >= n:
+            raise ValueError(f"data.val_size={self.val_size} leaves no training items "
+                             f"(the cache holds {n}); lower data.val_size")
+        return cache
 
     def setup(self, stage: str | None = None) -> None:
         if self.cache is not None:
             return
-        # A cache made with another VAE, text encoder or buckets would train on wrong inputs.
-        self.cache = LatentCache(self.cache_dir, self._model_fingerprint())
+        module = getattr(self.trainer, "lightning_module", None) if self.trainer else None
+        self.cache = self.open_cache(module)
         n = len(self.cache.items)
-        if self.val_size >= n:
-            raise ValueError(f"data.val_size={self.val_size} leaves no training items "
-                             f"(the cache holds {n})")
         g = torch.Generator().manual_seed(self.seed)
         order = torch.randperm(n, generator=g)
         self.val_idx = sorted(order[: self.val_size].tolist())
