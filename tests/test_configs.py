@@ -205,13 +205,18 @@ def test_backbone_experiment_without_its_path_is_one_line(tmp_path, monkeypatch,
 
 
 def test_prepare_reads_a_gpu_runs_config_on_a_cpu(tiny_assets, tmp_path, monkeypatch):
-    """``twinflow prepare`` builds no GPU trainer: qwen_full's config gets as far as its data
-    source (here a missing one, refused with one line) on this CPU."""
+    """``twinflow prepare`` builds no GPU trainer: qwen_full's config, with its text encoder
+    moved to the CPU, gets as far as its data source (here a missing one, refused with one
+    line) on this CPU; left on ``cuda`` the encoder is refused first, also in one line."""
     from twinflow.prepare import main as prepare
 
     monkeypatch.setenv("TWINFLOW_QWEN_IMAGE", str(tiny_assets / "qwen_image"))
     monkeypatch.setenv("TWINFLOW_DATA", str(tmp_path / "no_images"))
     monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "")
+    args = ["--config", str(ROOT / "experiments/qwen_full.yaml"), "--no-progress",
+            "--data.cache_dir", str(tmp_path / "cache")]
     with pytest.raises(SystemExit, match="no_images: no such file or folder"):
-        prepare(["--config", str(ROOT / "experiments/qwen_full.yaml"), "--no-progress",
-                 "--data.cache_dir", str(tmp_path / "cache")])
+        prepare([*args, "--model.conditioner.init_args.device", "cpu"])
+    with pytest.raises(SystemExit, match="conditioner.init_args.device=cuda but this machine"):
+        prepare(args)
+    assert not (tmp_path / "cache").exists()
