@@ -77,6 +77,28 @@ def test_objective_negates_times_only_for_the_adv_group():
     assert torch.all(t[:6] > 0) and torch.all(t[6:] < 0) and torch.equal(t[6:], r[6:])
 
 
+def test_adv_rows_draw_their_times_from_their_own_sampler():
+    part = BatchPartition(e2e=1, mul=1, any=1, adv=1)
+    low = TimeSampler(kind="beta", time_dist_ctrl=(1.0, 50.0))  # mean 1/51: near the data
+    torch.manual_seed(0)
+    shared = part.sample(400, TimeSampler(), "cpu")
+    torch.manual_seed(0)
+    same = part.sample(400, TimeSampler(), "cpu", adv_sampler=None)
+    assert torch.equal(shared.t, same.t) and torch.equal(shared.r, same.r)  # None: unchanged
+    torch.manual_seed(0)
+    own = part.sample(400, TimeSampler(), "cpu", adv_sampler=low)
+    adv, rest = own.slice("adv"), slice(0, own.slice("adv").start)
+    assert torch.equal(own.t[rest], shared.t[rest])  # the other groups' draws are untouched
+    assert own.t[adv].mean() < 0.05 < shared.t[adv].mean()
+    assert torch.equal(own.r[adv], own.t[adv])
+    # the objective hands its adv sampler to the draws: the grad call sees -t' near 0
+    net = Recorder()
+    TwinFlowObjective(cond_dropout=0, rcgm=RCGMTarget(order=0), rectify_weight=0,
+                      adv_time_sampler=low)(net, torch.randn(64, 3))
+    t, _ = net.calls[1]
+    assert t[48:].max() < 0 and t[48:].mean() > -0.05
+
+
 def test_objective_returns_each_term_and_gradients_flow():
     net = Recorder()
     terms = TwinFlowObjective(cond_dropout=0)(net, torch.randn(16, 3))

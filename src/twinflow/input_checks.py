@@ -56,11 +56,19 @@ def check_values(cfg, subcommand: str | None) -> None:
                        "or a tiny experiment under experiments/tiny/)")
     if subcommand in ("fit", "validate", "test", "predict"):
         # The conditioner encodes new prompts in the sample-grid callbacks, mid-run.
-        conditioner = (cfg.get("model") or {}).get("conditioner") or {}
-        device = (conditioner.get("init_args") or {}).get("device") if hasattr(
-            conditioner, "get") else None
+        device = _nested(cfg, "model", "conditioner", "init_args", "device")
         check_cuda_setting(device, "model.conditioner.init_args.device",
                            "--model.conditioner.init_args.device cpu")
+
+
+def _nested(cfg: object, *keys: str) -> object:
+    """``cfg[k1][k2]...``, or ``None`` where a level is missing or not a mapping (a class
+    path given as a plain string, say)."""
+    for key in keys:
+        if not hasattr(cfg, "get"):
+            return None
+        cfg = cfg.get(key)
+    return cfg
 
 
 def check_cuda_setting(value: object, option: str, fix: str) -> None:

@@ -96,23 +96,23 @@ class TwinFlowModule(L.LightningModule):
         self.network = self.build_network()
         if self.init_from:
             warm_start(self.network, self.init_from)
-        if self._trainer is not None and self.device_mesh is not None:
+        fsdp2 = self._trainer is not None and self.device_mesh is not None
+        if fsdp2:
             from twinflow.strategies.fsdp2 import shard_network
 
             shard_network(self.network, self.device_mesh)  # ModelParallelStrategy: FSDP2
-        sharded = self._trainer is not None and self.device_mesh is not None
-        if (sharded or zero3_partitioned(self.network.parameters())) and hasattr(
-                self.objective, "row_select"):
+        zero3 = zero3_partitioned(self.network.parameters())
+        if (fsdp2 or zero3) and hasattr(self.objective, "row_select"):
             # A sharded forward is a collective: every rank must make the same calls. Rows by
             # mask make each call on every rank whatever the draws; by index (the CPU's
             # default), a rank whose draws leave no row for guidance or RCGM skips that call
             # and the other ranks wait for it forever.
             self.objective.row_select = "mask"
         if self.ema_decay is not None:
-            if self._trainer is not None and self.device_mesh is not None:
+            if fsdp2:
                 raise ValueError("model.ema_decay must be null under FSDP2 (a full EMA copy "
                                  "would undo the sharding)")
-            if zero3_partitioned(self.network.parameters()):
+            if zero3:
                 raise ValueError(
                     "model.ema_decay must be null under DeepSpeed ZeRO-3 (a full EMA copy would "
                     "undo the partitioning; the paper trains the 20B model without EMA, the "

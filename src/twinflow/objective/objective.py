@@ -66,7 +66,10 @@ class TwinFlowObjective:
 
     Args:
         partition: group shares (the paper's lambda is ``adv`` plus ``e2e`` share).
-        time_sampler: distribution of ``t`` for the ``mul``, ``any`` and ``adv`` groups.
+        time_sampler: distribution of ``t`` for the ``mul`` and ``any`` groups, and for
+            ``adv`` unless ``adv_time_sampler`` is given.
+        adv_time_sampler: distribution of the twin path's ``t'`` (the ``adv`` rows); the
+            method states ``U(0, 1)`` (docs/METHOD.md §2), ``None`` takes ``time_sampler``.
         rcgm: the L_base target (``order = 0`` is flow matching).
         guidance: training-time CFG on the target velocity.
         metric: the per-sample distance ``d``.
@@ -78,6 +81,8 @@ class TwinFlowObjective:
         row_select: how guidance and RCGM pick their rows: ``index`` (gather, least
             arithmetic), ``mask`` (all rows, ``torch.where``: fixed shapes, no host sync) or
             ``auto`` (``index`` on the CPU, ``mask`` elsewhere); equal values (``joint.py``).
+            ``TwinFlowModule`` sets ``mask`` under ZeRO-3 and FSDP2, where every rank must
+            make every network call (a sharded forward is a collective).
     """
 
     def __init__(
@@ -92,9 +97,11 @@ class TwinFlowObjective:
         time_weighting: bool = True,
         cond_dropout: float = 0.1,
         row_select: str = "auto",
+        adv_time_sampler: TimeSampler | None = None,
     ) -> None:
         self.partition = partition or BatchPartition()
         self.time_sampler = time_sampler or TimeSampler()
+        self.adv_time_sampler = adv_time_sampler
         self.rcgm = rcgm or RCGMTarget()
         self.guidance = guidance or GuidedVelocity()
         self.metric = metric or LossMetric()
@@ -132,7 +139,7 @@ class TwinFlowObjective:
         draws = StepDraws.draw(
             batch * count, tuple(x.shape[1:]), self.partition, self.time_sampler,
             cond_dropout and self.cond_dropout > 0, self.cond_dropout,
-            self.rectify_weight > 0, x.device, x.dtype,
+            self.rectify_weight > 0, x.device, x.dtype, self.adv_time_sampler,
         )
         return draws if count == 1 else draws.rows(slice(index * batch, (index + 1) * batch))
 

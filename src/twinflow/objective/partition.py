@@ -76,8 +76,13 @@ class BatchPartition:
         return counts
 
     def sample(
-        self, batch: int, sampler: TimeSampler, device: torch.device | str
+        self,
+        batch: int,
+        sampler: TimeSampler,
+        device: torch.device | str,
+        adv_sampler: TimeSampler | None = None,
     ) -> PartitionedTimes:
+        """Times of ``batch`` rows; the ``adv`` rows' ``t`` from ``adv_sampler`` when given."""
         counts = self.counts(batch)
         ts, rs = [], []
         n = counts["e2e"]
@@ -89,7 +94,7 @@ class BatchPartition:
         t = sampler(counts["any"], device)
         ts.append(t)
         rs.append(t * torch.rand_like(t))
-        t = sampler(counts["adv"], device)
+        t = (adv_sampler or sampler)(counts["adv"], device)
         ts.append(t)
         rs.append(t.clone())
         return PartitionedTimes(torch.cat(ts), torch.cat(rs), counts)

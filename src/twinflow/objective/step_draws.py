@@ -70,8 +70,9 @@ class StepDraws:
         rectify: bool,
         device: torch.device,
         dtype: torch.dtype,
+        adv_time_sampler: TimeSampler | None = None,
     ) -> StepDraws:
-        times = partition.sample(n, time_sampler, device)
+        times = partition.sample(n, time_sampler, device, adv_time_sampler)
         keep = torch.rand(n, device=device) >= drop_prob if dropout else None
         z = torch.randn((n, *shape), device=device, dtype=dtype)
         n_adv, n_e2e = times.counts["adv"], times.counts["e2e"]
