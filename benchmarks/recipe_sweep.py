@@ -73,8 +73,8 @@ VARIANTS: dict[str, dict] = {  # in launch order: the most telling first
     | LOGIT_NORMAL
     | LIGHT_TWIN
     | {"objective.guidance.ratio": 0.15, "train.target_ema": 0.999},
-    # the twin path's t' ~ U(0, 1), as the method states, beside logit-normal base times
-    "adv_uniform": {"objective.adv_time_sampler": {"kind": "uniform"}},
+    # the recipe before the twin path's t' became uniform (the adv rows logit-normal too)
+    "adv_logit_normal": {"objective.adv_time_sampler": None},
     "logit_normal_guidance0.25_ema0.999": REFERENCE
     | LOGIT_NORMAL
     | {"objective.guidance.ratio": 0.25, "train.target_ema": 0.999},
