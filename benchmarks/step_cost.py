@@ -101,9 +101,10 @@ def build_objective(cfg: dict):
     from twinflow import objective as o
 
     parts = {"partition": o.BatchPartition, "time_sampler": o.TimeSampler, "rcgm": o.RCGMTarget,
-             "guidance": o.GuidedVelocity, "metric": o.LossMetric, "rectify": o.RectifyTarget}
+             "guidance": o.GuidedVelocity, "metric": o.LossMetric, "rectify": o.RectifyTarget,
+             "adv_time_sampler": o.TimeSampler}
     args = {k: parts[k](**{a: tuple(b) if isinstance(b, list) else b for a, b in v.items()})
-            if k in parts else v for k, v in cfg["init_args"].items()}
+            if k in parts and v is not None else v for k, v in cfg["init_args"].items()}
     return o.TwinFlowObjective(**args)
 
 
